@@ -1,0 +1,116 @@
+#pragma once
+// The encoder plug-in interface. An encoder turns one input file into one (or a few) output
+// files; the engine owns everything around that: the walk, the temp file and its rename,
+// timing, cancellation, the report. Adding an encoder is one folder under src/encoders/ and
+// one line in src/encoders/registry.cpp.
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace mediabatch {
+
+namespace fs = std::filesystem;
+
+// What an encoder sees of a candidate input when deciding whether it is its kind.
+struct Probe {
+  fs::path path;
+  std::string_view head;  // the first bytes of the file (up to 4096; empty if unreadable)
+};
+
+// Handed to Encoder::encode() for one job: where to write, how many threads it may use,
+// whether to stop. Owned by the engine; used by one thread at a time.
+class EncodeContext {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  EncodeContext(fs::path input, fs::path output, int threads, const std::atomic<bool>* stop,
+                Clock::time_point deadline);
+  ~EncodeContext();  // removes every temporary file not committed
+  EncodeContext(const EncodeContext&) = delete;
+  EncodeContext& operator=(const EncodeContext&) = delete;
+
+  const fs::path& input() const noexcept { return input_; }
+  // The final path planned for the primary output.
+  const fs::path& output() const noexcept { return output_; }
+  // Where to write the primary output: a hidden temporary file beside output(), with the
+  // same extension, renamed to output() when encode() returns normally.
+  const fs::path& temp_output();
+  // Another output of the same job (a frame of a multi-frame file, a track of a cue sheet):
+  // returns the temporary path to write it to; it is renamed to final_path on success.
+  fs::path add_output(const fs::path& final_path);
+
+  // Threads a library may start for this job (1 while the batch has more files than slots).
+  int threads() const noexcept { return threads_; }
+  // True once Ctrl-C was pressed or --timeout expired: stop soon and throw Cancelled.
+  bool should_stop() const noexcept;
+  bool timed_out() const noexcept;
+  // A non-fatal note that goes into the job's result ("premature end of JPEG data").
+  void warn(std::string message);
+
+  // Engine side: rename every temporary file to its final name (throws Error), or drop them.
+  std::uint64_t commit();
+  void discard() noexcept;
+  const std::string& warnings() const noexcept { return warnings_; }
+  const std::vector<fs::path>& final_outputs() const noexcept { return finals_; }
+
+ private:
+  fs::path input_;
+  fs::path output_;
+  int threads_;
+  const std::atomic<bool>* stop_;
+  Clock::time_point deadline_;
+  std::vector<fs::path> temps_;   // parallel to finals_
+  std::vector<fs::path> finals_;
+  std::string warnings_;
+  bool primary_added_ = false;
+};
+
+// One command of mediabatch that converts files in-process (thumbs, video, dicom, flac).
+// Options are bound to members by add_options(); after parsing, the object is shared
+// read-only by all worker threads, so encode() must be thread-safe and keep no state
+// between files (per-file state lives on the stack of encode()).
+class Encoder {
+ public:
+  virtual ~Encoder() = default;
+
+  // The command name ("thumbs") and a one-line description for --help.
+  virtual std::string_view name() const = 0;
+  virtual std::string_view description() const = 0;
+
+  // Adds the command's own options to its CLI11 subcommand.
+  virtual void add_options(CLI::App& /*command*/) {}
+  // Called once after parsing and before any input is planned; throws UsageError.
+  virtual void validate() {}
+
+  // Whether this input is of the encoder's kind, by content (magic bytes) where possible.
+  virtual bool accepts(const Probe& probe) const = 0;
+  // Why a file named on the command line was not taken ("unknown extension").
+  virtual std::string reject_reason(const Probe& /*probe*/) const {
+    return "not a " + std::string(name()) + " input";
+  }
+  // File name of the primary output for an input ("photo.jpg" -> "photo_thumbnail.jpg").
+  virtual fs::path output_name(const fs::path& input) const = 0;
+
+  // Converts ctx.input() into ctx.temp_output() (and any ctx.add_output()). Throws Error with
+  // a one-line reason on failure; throws Cancelled when ctx.should_stop() turns true.
+  virtual void encode(EncodeContext& ctx) const = 0;
+
+  // Called once on the main thread after every job has finished (e.g. album ReplayGain over
+  // the files this run wrote). Throws Error to report a batch-level failure.
+  virtual void finish(const std::vector<fs::path>& /*written_outputs*/) {}
+};
+
+using EncoderList = std::vector<std::unique_ptr<Encoder>>;
+
+// Every built-in encoder, freshly constructed with default options (src/encoders/registry.cpp).
+EncoderList builtin_encoders();
+
+}  // namespace mediabatch

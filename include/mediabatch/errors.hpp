@@ -1,0 +1,30 @@
+#pragma once
+// Exception types of mediabatch. Encoders throw Error for a per-file failure; the CLI
+// throws UsageError for a bad command line. Exit codes are decided once, in src/cli.
+#include <stdexcept>
+#include <string>
+
+namespace mediabatch {
+
+// One file failed. what() is a one-line, human reason that includes the library's own
+// message where there is one ("decoding frame 812: Invalid data found when processing input").
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The job was stopped (Ctrl-C or --timeout) before it finished. Thrown by encoders when
+// EncodeContext::should_stop() turns true; the engine reports the reason.
+class Cancelled : public Error {
+ public:
+  using Error::Error;
+};
+
+// The command line or a batch-wide setting (an album file, a cue sheet) is wrong:
+// nothing is encoded and the program exits 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace mediabatch

@@ -1,0 +1,28 @@
+#pragma once
+// Output planning: which encoder takes each input and where its output goes.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mediabatch/encoder.hpp"
+#include "mediabatch/inputs.hpp"
+#include "mediabatch/job.hpp"
+
+namespace mediabatch {
+
+struct PlanOptions {
+  std::optional<std::filesystem::path> output_dir;  // -o: mirror each input's relative path under it
+  // convert: files of no known kind, found by a walk, are reported as skipped (a single
+  // encoder's command leaves other files in a folder alone).
+  bool report_unknown = false;
+};
+
+// Chooses, for each input, the first encoder that accepts it (by reading its first bytes, in
+// parallel) and plans its output. Inputs named but missing, or named but of no accepted kind,
+// become preset jobs (failed / skipped with the reason). Throws UsageError when two inputs
+// map to one output or an output would overwrite an input, naming every such case.
+std::vector<Job> plan_encoder_jobs(const std::vector<Input>& inputs, const std::vector<const Encoder*>& encoders,
+                                   const PlanOptions& options);
+
+}  // namespace mediabatch

@@ -1,0 +1,28 @@
+#pragma once
+// The outcome of one job, as the engine hands it to the main thread. A plain value type.
+#include <cstdint>
+#include <string>
+
+namespace mediabatch {
+
+enum class Status { ok, failed, skipped };
+
+const char* to_string(Status s) noexcept;
+
+struct Result {
+  std::size_t index = 0;    // position in input order
+  std::string input;        // as named or found by the walk
+  std::string output;       // final output path, empty when the command writes none (exec)
+  std::string command;      // "exec", "thumbs", ...
+  Status status = Status::ok;
+  std::string error;        // why it failed or was skipped; empty when ok
+  std::string warning;      // non-fatal notes from the encoder (e.g. libjpeg warnings)
+  double seconds = 0;       // wall time of the job
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::string out_text;     // exec: the task's captured stdout, printed whole on completion
+  std::string err_text;     // exec: the task's captured stderr
+  bool cancelled = false;   // stopped by Ctrl-C (not by --timeout)
+};
+
+}  // namespace mediabatch

@@ -1,0 +1,57 @@
+#pragma once
+// The scheduler: runs one task per job on a tbb::task_arena of N slots and hands each
+// result to the calling thread the moment its job completes (or in input order).
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+#include "mediabatch/job.hpp"
+#include "mediabatch/result.hpp"
+
+namespace mediabatch {
+
+enum class Order { completion, input };
+
+struct SchedulerOptions {
+  int slots = 0;                  // tasks at once; 0 = the hardware threads
+  Order order = Order::completion;
+  bool largest_first = true;      // completion order: start the biggest inputs first (LPT)
+  std::size_t window = 0;         // jobs started but not yet reported; 0 = 4 per slot
+  double timeout_seconds = 0;     // per job, 0 = none (reported in the reason)
+  std::chrono::milliseconds tick{250};  // how often on_tick runs while waiting
+};
+
+struct RunTotals {
+  std::size_t started = 0;
+  std::size_t reported = 0;
+  std::size_t not_started = 0;    // left when the run was cancelled
+  std::size_t max_in_flight = 0;  // the most jobs ever started and not yet reported
+};
+
+// Runs a job on a worker thread. It may throw: the scheduler catches everything there, once,
+// and turns it into a failed result, so one bad file never stops the others.
+using JobFn = std::function<Result(const Job&)>;
+// Receives each result on the thread that called run(), one at a time.
+using ResultSink = std::function<void(Result&&)>;
+
+class Scheduler {
+ public:
+  explicit Scheduler(SchedulerOptions options);
+
+  // Runs the jobs (given in input order; index must equal position) until all are reported
+  // or `stop` turns true, in which case no new job starts, running ones finish or cancel
+  // themselves, and run() returns once every started job has been reported.
+  // on_tick runs on the calling thread every options.tick while waiting.
+  RunTotals run(std::vector<Job> jobs, const JobFn& fn, const ResultSink& sink,
+                const std::atomic<bool>& stop, const std::function<void()>& on_tick = {});
+
+  int slots() const noexcept { return slots_; }
+
+ private:
+  SchedulerOptions options_;
+  int slots_;
+};
+
+}  // namespace mediabatch

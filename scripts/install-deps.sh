@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages mediabatch needs to build, test and benchmark, if missing.
+# Uses sudo when not root. Usage: scripts/install-deps.sh [--bench]
+set -euo pipefail
+
+BUILD=(cmake g++ make pkg-config libtbb-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libgtest-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
+  libmagick++-dev libflac++-dev libgdcm-dev libturbojpeg0-dev libjpeg62-turbo-dev libexif-dev
+  libebur128-dev libpng-dev libdeflate-dev)
+# Independent tools the tests check outputs with, and that make test media.
+TEST=(ffmpeg flac dcmtk libgdcm-tools libvips-tools imagemagick libimage-exiftool-perl)
+BENCH=(parallel hyperfine time)
+
+want=("${BUILD[@]}" "${TEST[@]}")
+[ "${1:-}" = "--bench" ] && want+=("${BENCH[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,101 @@
+#include "cli/console.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace mediabatch::cli {
+
+namespace {
+
+double cpu_seconds() {
+  double total = 0;
+  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    rusage u{};
+    getrusage(who, &u);
+    total += u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
+  }
+  return total;
+}
+
+std::string clock_text(double seconds) {
+  long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+void write_all(std::FILE* f, const std::string& text) {
+  if (text.empty()) return;
+  std::fwrite(text.data(), 1, text.size(), f);
+  if (text.back() != '\n') std::fputc('\n', f);
+}
+
+}  // namespace
+
+Console::Console(ConsoleOptions options, std::size_t total)
+    : options_(options), total_(total), start_(std::chrono::steady_clock::now()) {
+  progress_on_ = options_.progress == ProgressMode::always ||
+                 (options_.progress == ProgressMode::automatic && ::isatty(STDERR_FILENO) && !options_.quiet);
+}
+
+void Console::clear_progress() {
+  if (progress_shown_) {
+    std::fputs("\r\033[K", stderr);
+    progress_shown_ = false;
+  }
+}
+
+void Console::draw_progress() {
+  if (!progress_on_) return;
+  std::size_t done = ok_ + failed_ + skipped_;
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::string eta = done > 0 && done < total_ ? clock_text(elapsed / done * (total_ - done)) : "-";
+  std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, elapsed %s, ETA %s", done, total_, failed_,
+               clock_text(elapsed).c_str(), eta.c_str());
+  std::fflush(stderr);
+  progress_shown_ = true;
+}
+
+void Console::tick() { draw_progress(); }
+
+void Console::result(const Result& r) {
+  switch (r.status) {
+    case Status::ok: ++ok_; break;
+    case Status::failed: ++failed_; break;
+    case Status::skipped: ++skipped_; break;
+  }
+  clear_progress();
+  if (options_.exec) {
+    // The command's own output, whole, then (for failures) why.
+    write_all(stdout, r.out_text);
+    std::fflush(stdout);
+    write_all(stderr, r.err_text);
+    if (r.status == Status::failed) std::fprintf(stderr, "mediabatch: failed: %s: %s\n", r.input.c_str(), r.error.c_str());
+  } else if (r.status == Status::failed && options_.quiet) {
+    std::fprintf(stderr, "failed  %s: %s\n", r.input.c_str(), r.error.c_str());
+  } else if (!options_.quiet) {
+    if (r.status == Status::ok)
+      std::fprintf(stdout, "ok      %s -> %s (%.2f s)", r.input.c_str(), r.output.c_str(), r.seconds);
+    else
+      std::fprintf(stdout, "%-7s %s: %s", to_string(r.status), r.input.c_str(), r.error.c_str());
+    if (!r.warning.empty()) std::fprintf(stdout, " [warning: %s]", r.warning.c_str());
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  }
+  draw_progress();
+}
+
+void Console::summary(bool interrupted, std::size_t not_started) {
+  clear_progress();
+  if (options_.quiet) return;
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double cpu = cpu_seconds();
+  std::fprintf(stderr, "mediabatch: %zu ok, %zu failed, %zu skipped", ok_, failed_, skipped_);
+  if (interrupted) std::fprintf(stderr, ", %zu not started (interrupted)", not_started);
+  std::fprintf(stderr, "; %.2f s wall, %.2f s CPU, %.2fx parallel\n", wall, cpu, wall > 0 ? cpu / wall : 0.0);
+}
+
+}  // namespace mediabatch::cli

@@ -1,0 +1,41 @@
+#pragma once
+// What the user sees on the terminal: one line per result, a live progress line on stderr,
+// and the summary. Main thread only.
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "mediabatch/result.hpp"
+
+namespace mediabatch::cli {
+
+enum class ProgressMode { automatic, always, never };
+
+struct ConsoleOptions {
+  bool exec = false;   // exec: print the commands' output; no status line for ok files
+  bool quiet = false;  // only failures, no summary
+  ProgressMode progress = ProgressMode::automatic;
+};
+
+class Console {
+ public:
+  Console(ConsoleOptions options, std::size_t total);
+  void result(const Result& r);
+  void tick();  // redraws the progress line (rate-limited)
+  // Counts per status, wall, CPU seconds of this process and its children, parallelism.
+  void summary(bool interrupted, std::size_t not_started);
+  std::size_t failed() const noexcept { return failed_; }
+
+ private:
+  void clear_progress();
+  void draw_progress();
+
+  ConsoleOptions options_;
+  bool progress_on_;
+  std::size_t total_;
+  std::size_t ok_ = 0, failed_ = 0, skipped_ = 0;
+  std::chrono::steady_clock::time_point start_;
+  bool progress_shown_ = false;
+};
+
+}  // namespace mediabatch::cli

@@ -1,0 +1,177 @@
+#include "mediabatch/scheduler.hpp"
+
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "mediabatch/errors.hpp"
+
+namespace mediabatch {
+
+namespace {
+
+struct Done {
+  Result result;
+  std::size_t index = 0;
+  bool ran = false;  // false: taken after Ctrl-C, never started
+};
+
+// Results travel from the workers to the calling thread through this queue.
+class ResultQueue {
+ public:
+  void push(Done&& r) {
+    {
+      std::lock_guard lock(mutex_);
+      items_.push_back(std::move(r));
+    }
+    ready_.notify_one();
+  }
+  // Waits up to `timeout`; returns false when nothing arrived.
+  bool pop(Done& out, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (!ready_.wait_for(lock, timeout, [&] { return !items_.empty(); })) return false;
+    out = std::move(items_.front());
+    items_.pop_front();
+    return true;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Done> items_;
+};
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
+}
+
+// The one place a task's exceptions are caught: nothing may escape into TBB.
+Result run_guarded(const Job& job, const JobFn& fn, const std::atomic<bool>& stop, double timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  Result r;
+  if (job.preset) {
+    r.status = job.preset_failed ? Status::failed : Status::skipped;
+    r.error = job.preset_reason;
+  } else {
+    try {
+      r = fn(job);
+    } catch (const Cancelled& e) {
+      r = Result{};
+      r.status = Status::failed;
+      r.cancelled = stop.load();
+      r.error = r.cancelled ? "interrupted" : timeout > 0 ? "timed out after " + seconds_text(timeout) + " s" : e.what();
+    } catch (const std::exception& e) {
+      r = Result{};
+      r.status = Status::failed;
+      r.error = e.what();
+    } catch (...) {
+      r = Result{};
+      r.status = Status::failed;
+      r.error = "unknown error";
+    }
+  }
+  r.index = job.index;
+  if (r.input.empty()) r.input = job.input;
+  if (r.output.empty() && !job.output.empty()) r.output = job.output.string();
+  if (r.bytes_in == 0) r.bytes_in = job.size;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerOptions options) : options_(options) {
+  slots_ = options_.slots > 0 ? options_.slots : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+RunTotals Scheduler::run(std::vector<Job> jobs, const JobFn& fn, const ResultSink& sink,
+                         const std::atomic<bool>& stop, const std::function<void()>& on_tick) {
+  RunTotals totals;
+  const std::size_t total = jobs.size();
+  const std::size_t window = options_.window > 0 ? options_.window : static_cast<std::size_t>(slots_) * 4;
+
+  // Start order. Input order starts jobs in order so that little must be held back; completion
+  // order starts the largest first (longest-processing-time-first), and jobs that do not run
+  // (presets) before anything, so they are reported at once.
+  std::vector<std::size_t> start_order(total);
+  for (std::size_t i = 0; i < total; ++i) start_order[i] = i;
+  if (options_.order == Order::completion && options_.largest_first) {
+    std::stable_sort(start_order.begin(), start_order.end(), [&](std::size_t a, std::size_t b) {
+      if (jobs[a].preset != jobs[b].preset) return jobs[a].preset;
+      return jobs[a].size > jobs[b].size;
+    });
+  }
+
+  // TBB's default pool has one worker fewer than the hardware threads; -j may ask for more
+  // (exec jobs mostly wait on their programs), so raise the limit for this run. No slot is
+  // reserved for this thread: it only collects results.
+  tbb::global_control workers(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(slots_) + 1);
+  tbb::task_arena arena(slots_, 0);
+  ResultQueue queue;
+  const double timeout = options_.timeout_seconds;
+
+  // The arena does not run enqueued tasks in FIFO order, so a task does not carry its job:
+  // whichever task runs next takes the next job in start order.
+  std::atomic<std::size_t> next_job{0};
+  auto task = [&] {
+    const Job& job = jobs[start_order[next_job.fetch_add(1)]];
+    if (stop.load() && !job.preset) {
+      queue.push({Result{}, job.index, false});  // cancelled before it started: not reported
+      return;
+    }
+    queue.push({run_guarded(job, fn, stop, timeout), job.index, true});
+  };
+
+  std::size_t submitted = 0, in_flight = 0, next_to_emit = 0;
+  std::map<std::size_t, Done> held;  // input order: finished, waiting for an earlier job
+  auto emit = [&](Done&& d) {
+    --in_flight;
+    if (!d.ran) {
+      ++totals.not_started;
+      return;
+    }
+    ++totals.reported;
+    sink(std::move(d.result));
+  };
+
+  for (;;) {
+    while (!stop.load() && submitted < total && in_flight < window) {
+      ++submitted;
+      ++in_flight;
+      totals.max_in_flight = std::max(totals.max_in_flight, in_flight);
+      arena.enqueue(task);
+    }
+    if (in_flight == 0) break;
+
+    Done d;
+    if (!queue.pop(d, options_.tick)) {
+      if (on_tick) on_tick();
+      continue;
+    }
+    if (options_.order == Order::completion) {
+      emit(std::move(d));
+      continue;
+    }
+    held.emplace(d.index, std::move(d));
+    // Input order: release everything that is now next in line.
+    for (auto it = held.find(next_to_emit); it != held.end(); it = held.find(next_to_emit)) {
+      Done ready = std::move(it->second);
+      held.erase(it);
+      ++next_to_emit;
+      emit(std::move(ready));
+    }
+  }
+  totals.started = submitted - totals.not_started;
+  totals.not_started += total - submitted;
+  return totals;
+}
+
+}  // namespace mediabatch

@@ -1,0 +1,255 @@
+// exec: one external program per input, started with posix_spawn and an argv (never a shell),
+// in its own process group so a timeout or Ctrl-C reaches everything it started.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+
+#include "core/cleanup.hpp"
+#include "mediabatch/errors.hpp"
+#include "mediabatch/exec.hpp"
+
+extern char** environ;
+
+namespace mediabatch {
+
+namespace {
+
+std::string without_extension(const std::string& s) {
+  auto slash = s.rfind('/');
+  auto dot = s.rfind('.');
+  std::size_t name_start = slash == std::string::npos ? 0 : slash + 1;
+  if (dot == std::string::npos || dot <= name_start) return s;  // no extension, or a dot-file
+  return s.substr(0, dot);
+}
+
+std::string basename_of(const std::string& s) {
+  auto slash = s.rfind('/');
+  return slash == std::string::npos ? s : s.substr(slash + 1);
+}
+
+std::string dirname_of(const std::string& s) {
+  auto slash = s.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return s.substr(0, slash);
+}
+
+// An owned file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) noexcept : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.release();
+    }
+    return *this;
+  }
+  int get() const noexcept { return fd_; }
+  int release() noexcept {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+  void reset() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+struct Pipe {
+  Fd read, write;
+};
+
+Pipe make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + strerror(errno));
+  return {Fd(fds[0]), Fd(fds[1])};
+}
+
+struct SpawnFileActions {
+  posix_spawn_file_actions_t fa;
+  SpawnFileActions() { posix_spawn_file_actions_init(&fa); }
+  ~SpawnFileActions() { posix_spawn_file_actions_destroy(&fa); }
+};
+
+struct SpawnAttr {
+  posix_spawnattr_t attr;
+  SpawnAttr() { posix_spawnattr_init(&attr); }
+  ~SpawnAttr() { posix_spawnattr_destroy(&attr); }
+};
+
+// Reads what is available; returns false at end of file.
+bool drain(int fd, std::string& into) {
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      into.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n == 0) return false;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN;  // nothing more for now
+  }
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
+}
+
+}  // namespace
+
+std::vector<std::string> expand_placeholders(const std::vector<std::string>& command, const std::string& input) {
+  // Longest tokens first, so "{/.}" is not read as "{/" followed by ".}".
+  const std::pair<const char*, std::string> tokens[] = {
+      {"{//}", dirname_of(input)},
+      {"{/.}", without_extension(basename_of(input))},
+      {"{/}", basename_of(input)},
+      {"{.}", without_extension(input)},
+      {"{}", input},
+  };
+  std::vector<std::string> out;
+  bool any = false;
+  for (const auto& arg : command) {
+    std::string result;
+    for (std::size_t i = 0; i < arg.size();) {
+      bool matched = false;
+      if (arg[i] == '{') {
+        for (const auto& [token, value] : tokens) {
+          std::size_t len = std::char_traits<char>::length(token);
+          if (arg.compare(i, len, token) == 0) {
+            result += value;
+            i += len;
+            matched = any = true;
+            break;
+          }
+        }
+      }
+      if (!matched) result += arg[i++];
+    }
+    out.push_back(std::move(result));
+  }
+  if (!any) out.push_back(input);
+  return out;
+}
+
+Result run_program(const std::vector<std::string>& argv, const std::atomic<bool>& stop, const ExecLimits& limits) {
+  using Clock = std::chrono::steady_clock;
+  if (argv.empty()) throw Error("no command to run");
+
+  Pipe out = make_pipe(), err = make_pipe();
+  SpawnFileActions fa;
+  posix_spawn_file_actions_addopen(&fa.fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa.fa, out.write.get(), 1);
+  posix_spawn_file_actions_adddup2(&fa.fa, err.write.get(), 2);
+
+  SpawnAttr attr;
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr.attr, &none);  // our threads block SIGINT/SIGTERM; the child must not
+  posix_spawnattr_setpgroup(&attr.attr, 0);
+  posix_spawnattr_setflags(&attr.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  pid_t pid = 0;
+  int rc = ::posix_spawnp(&pid, args[0], &fa.fa, &attr.attr, args.data(), environ);
+  if (rc != 0) throw Error("cannot run " + argv[0] + ": " + strerror(rc));
+  cleanup::add_group(pid);
+  out.write.reset();
+  err.write.reset();
+  fcntl(out.read.get(), F_SETFL, O_NONBLOCK);
+  fcntl(err.read.get(), F_SETFL, O_NONBLOCK);
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+
+  Result r;
+  const auto start = Clock::now();
+  const bool has_timeout = limits.timeout_seconds > 0;
+  const auto deadline =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.timeout_seconds));
+  Clock::time_point kill_at{};
+  bool term_sent = false, timed_out = false, cancelled = false, exited = false;
+  bool out_open = true, err_open = true;
+  int status = 0;
+
+  while (!exited) {
+    auto now = Clock::now();
+    if (!term_sent && (stop.load(std::memory_order_relaxed) || (has_timeout && now >= deadline))) {
+      cancelled = stop.load();
+      timed_out = !cancelled;
+      ::kill(-pid, SIGTERM);
+      term_sent = true;
+      kill_at = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.grace_seconds));
+    } else if (term_sent && now >= kill_at) {
+      ::kill(-pid, SIGKILL);
+      kill_at = Clock::time_point::max();
+    }
+    // Wake at least every 100 ms to notice Ctrl-C; sooner for a deadline.
+    auto wait = std::chrono::milliseconds(100);
+    if (has_timeout && !term_sent) wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
+    pollfd fds[3];
+    int n = 0;
+    if (out_open) fds[n++] = {out.read.get(), POLLIN, 0};
+    if (err_open) fds[n++] = {err.read.get(), POLLIN, 0};
+    if (pidfd.get() >= 0) fds[n++] = {pidfd.get(), POLLIN, 0};
+    int pr = ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(std::max<long long>(wait.count(), 0)));
+    if (pr < 0 && errno != EINTR) break;
+    if (out_open) out_open = drain(out.read.get(), r.out_text);
+    if (err_open) err_open = drain(err.read.get(), r.err_text);
+    // Without a pidfd, poll a reaped status; with one, only when it says the child is gone.
+    bool check = pidfd.get() < 0 || (n > 0 && (fds[n - 1].revents & POLLIN));
+    if (check) {
+      pid_t w = ::waitpid(pid, &status, WNOHANG);
+      if (w == pid) exited = true;
+    }
+  }
+  // The child is gone; its pipes may still be held by something it left running in the
+  // background, so take what is buffered now instead of waiting for end of file.
+  if (out_open) drain(out.read.get(), r.out_text);
+  if (err_open) drain(err.read.get(), r.err_text);
+  cleanup::remove_group(pid);
+
+  if (cancelled) throw Cancelled("interrupted");
+  if (timed_out) {
+    r.status = Status::failed;
+    r.error = "timed out after " + seconds_text(limits.timeout_seconds) + " s";
+    return r;
+  }
+  if (WIFEXITED(status)) {
+    int code = WEXITSTATUS(status);
+    r.status = code == 0 ? Status::ok : Status::failed;
+    if (code == 127 && r.err_text.empty()) r.error = "exit code 127 (command not found?)";
+    else if (code != 0) r.error = "exit code " + std::to_string(code);
+  } else if (WIFSIGNALED(status)) {
+    r.status = Status::failed;
+    r.error = "killed by " + signal_name(WTERMSIG(status));
+  }
+  return r;
+}
+
+}  // namespace mediabatch

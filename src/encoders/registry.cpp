@@ -1,0 +1,19 @@
+// The list of built-in encoders: one line per encoder folder.
+#include "mediabatch/encoder.hpp"
+
+namespace mediabatch {
+
+/* X(thumbs) X(flac) ... one per folder under src/encoders/ */
+#define MEDIABATCH_ENCODERS(X)
+
+#define MEDIABATCH_DECLARE(name) std::unique_ptr<Encoder> make_##name##_encoder();
+MEDIABATCH_ENCODERS(MEDIABATCH_DECLARE)
+
+EncoderList builtin_encoders() {
+  EncoderList list;
+#define MEDIABATCH_ADD(name) list.push_back(make_##name##_encoder());
+  MEDIABATCH_ENCODERS(MEDIABATCH_ADD)
+  return list;
+}
+
+}  // namespace mediabatch

@@ -1,0 +1,224 @@
+// The engine end to end through the real CLI, with the fake encoders of tests/fakes/
+// (build/tests/mediabatch_fake): outputs, skipping, conflicts, failures, Ctrl-C, kill -9.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support/test_support.hpp"
+
+using mbtest::fake_mediabatch;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> files_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out.push_back(e.path().lexically_relative(dir).generic_string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+}  // namespace
+
+TEST(EngineCli, OutputsMirrorTheTreeUnderOutputDir) {
+  mbtest::TempDir dir;
+  fs::create_directories(dir / "in/a/b");
+  mbtest::write_file(dir / "in/top.fk", "FAKE\n");
+  mbtest::write_file(dir / "in/a/b/deep.fk", "FAKE\n");
+  mbtest::write_file(dir / "in/a/notes.txt", "not ours");
+  mbtest::write_file(dir / "single.fk", "FAKE single\n");
+  auto r = fake_mediabatch({"fake", "-r", "-o", (dir / "out").string(), (dir / "in").string(), (dir / "single.fk").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(files_in(dir / "out"), (std::vector<std::string>{"a/b/deep.out", "single.out", "top.out"}));
+  EXPECT_EQ(mbtest::read_file(dir / "out/single.out"), "FAKE single\n");
+  EXPECT_TRUE(contains(r.out, "ok      " + (dir / "in/top.fk").string() + " -> " + (dir / "out/top.out").string()));
+  // Without -r only the top level; without -o next to the input.
+  auto flat = fake_mediabatch({"fake", (dir / "in").string()});
+  ASSERT_EQ(flat.exit_code, 0) << flat.err;
+  EXPECT_TRUE(fs::exists(dir / "in/top.out"));
+  EXPECT_FALSE(fs::exists(dir / "in/a/b/deep.out"));
+}
+
+TEST(EngineCli, UpToDateOutputsAreSkippedUnlessForced) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "x.fk", "FAKE\n");
+  ASSERT_EQ(fake_mediabatch({"fake", (dir / "x.fk").string()}).exit_code, 0);
+  auto again = fake_mediabatch({"fake", (dir / "x.fk").string()});
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_TRUE(contains(again.out, "skipped " + (dir / "x.fk").string() + ": output is up to date")) << again.out;
+  auto forced = fake_mediabatch({"fake", "--force", (dir / "x.fk").string()});
+  EXPECT_TRUE(contains(forced.out, "ok      ")) << forced.out;
+  // An input newer than its output is converted again.
+  fs::last_write_time(dir / "x.out", fs::last_write_time(dir / "x.fk") - std::chrono::hours(1));
+  auto stale = fake_mediabatch({"fake", (dir / "x.fk").string()});
+  EXPECT_TRUE(contains(stale.out, "ok      ")) << stale.out;
+}
+
+TEST(EngineCli, TwoInputsMappingToOneOutputAreRefusedBeforeAnyWork) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "song.fk", "FAKE\n");
+  mbtest::write_file(dir / "song.fk2", "FAKE\n");
+  mbtest::write_file(dir / "other.fk", "FAKE\n");
+  auto r = fake_mediabatch({"fake", dir.path().string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "both map to " + (dir / "song.out").string())) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "other.out"));
+}
+
+TEST(EngineCli, AnInputIsNeverOverwritten) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "a.fk", "FAKE\n");
+  mbtest::write_file(dir / "a.out", "FAKE I am an input\n");
+  auto r = fake_mediabatch({"fake", "--force", (dir / "a.fk").string(), (dir / "a.out").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "would overwrite the input")) << r.err;
+  EXPECT_EQ(mbtest::read_file(dir / "a.out"), "FAKE I am an input\n");
+}
+
+TEST(EngineCli, AFailingFileFailsAloneAndLeavesNoOutput) {
+  mbtest::TempDir dir;
+  for (int i = 0; i < 6; ++i) mbtest::write_file(dir / ("f" + std::to_string(i) + ".fk"), "FAKE\n");
+  mbtest::write_file(dir / "bad.fk", "FAKE\nfail decoding frame 812: Invalid data found\n");
+  mbtest::write_file(dir / "std.fk", "FAKE\nthrow_std\n");
+  auto report = dir / "report.jsonl";
+  auto r = fake_mediabatch({"fake", "-j", "2", "--report", report.string(), "-o", (dir / "out").string(), dir.path().string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.out, "failed  " + (dir / "bad.fk").string() + ": decoding frame 812: Invalid data found")) << r.out;
+  EXPECT_TRUE(contains(r.out, "a std::runtime_error from the job"));
+  EXPECT_FALSE(fs::exists(dir / "out/bad.out"));
+  EXPECT_EQ(files_in(dir / "out").size(), 6u);
+  EXPECT_TRUE(contains(r.err, "6 ok, 2 failed, 0 skipped")) << r.err;
+  int lines = 0;
+  std::istringstream in(mbtest::read_file(report));
+  for (std::string l; std::getline(in, l); ++lines) {
+    auto j = nlohmann::json::parse(l);
+    EXPECT_EQ(j["command"], "fake");
+    if (j["status"] == "ok") {
+      EXPECT_GT(j["bytes_out"].get<int>(), 0);
+    }
+  }
+  EXPECT_EQ(lines, 8);
+}
+
+TEST(EngineCli, ConvertDispatchesByContentAndSkipsUnknownKinds) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "looks-like.txt", "FAKE but named .txt\n");
+  mbtest::write_file(dir / "always.bin", "FAIL\n");
+  mbtest::write_file(dir / "readme.md", "# nothing we know\n");
+  auto r = fake_mediabatch({"convert", "-o", (dir / "out").string(), dir.path().string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(fs::exists(dir / "out/looks-like.out"));
+  EXPECT_TRUE(contains(r.out, "failed  " + (dir / "always.bin").string() + ": deliberate failure")) << r.out;
+  EXPECT_TRUE(contains(r.out, "skipped " + (dir / "readme.md").string() + ": not a file of any known kind")) << r.out;
+  EXPECT_FALSE(fs::exists(dir / "out/always.fail"));
+  EXPECT_EQ(files_in(dir / "out"), (std::vector<std::string>{"looks-like.out"}));  // no temp file left
+}
+
+TEST(EngineCli, NamedFilesOfAnotherKindOrMissingAreReportedPerFile) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "ok.fk", "FAKE\n");
+  mbtest::write_file(dir / "other.fk", "NOT FAKE\n");
+  auto r = fake_mediabatch({"fake", (dir / "ok.fk").string(), (dir / "other.fk").string(), (dir / "gone.fk").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.out, "skipped " + (dir / "other.fk").string() + ": not a fake input")) << r.out;
+  EXPECT_TRUE(contains(r.out, "failed  " + (dir / "gone.fk").string() + ": No such file or directory")) << r.out;
+  EXPECT_TRUE(fs::exists(dir / "ok.out"));
+}
+
+TEST(EngineCli, DryRunPlansAndWritesNothing) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "a.fk", "FAKE\n");
+  auto r = fake_mediabatch({"fake", "--dry-run", "-o", (dir / "o").string(), (dir / "a.fk").string()});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, (dir / "a.fk").string() + " -> " + (dir / "o/a.out").string() + "\n");
+  EXPECT_FALSE(fs::exists(dir / "o"));
+}
+
+TEST(EngineCli, WarningsReachTheResult) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "w.fk", "FAKE\nwarn Premature end of JPEG file\n");
+  auto report = dir / "r.jsonl";
+  auto r = fake_mediabatch({"fake", "--report", report.string(), (dir / "w.fk").string()});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.out, "[warning: Premature end of JPEG file]")) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(mbtest::read_file(report))["warning"], "Premature end of JPEG file");
+}
+
+TEST(EngineCli, TimeoutStopsAnEncoder) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "slow.fk", "FAKE\nsleep_ms 20000\n");
+  mbtest::write_file(dir / "fast.fk", "FAKE\n");
+  auto r = fake_mediabatch({"fake", "--timeout", "0.3", dir.path().string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.out, "failed  " + (dir / "slow.fk").string() + ": timed out after 0.3 s")) << r.out;
+  EXPECT_TRUE(fs::exists(dir / "fast.out"));
+  EXPECT_FALSE(fs::exists(dir / "slow.out"));
+}
+
+TEST(EngineCli, KillNineMidWriteLeavesNoFinalFile) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "big.fk", "FAKE\nchunks 400\n");
+  auto pid = mbtest::start({MEDIABATCH_FAKE_BINARY, "fake", "-o", (dir / "out").string(), (dir / "big.fk").string()},
+                           dir / "stdout", dir / "stderr");
+  // Wait until the temp file is being written, then kill -9.
+  for (int i = 0; i < 100 && !(fs::exists(dir / "out") && !files_in(dir / "out").empty()); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(pid, SIGKILL);
+  EXPECT_EQ(mbtest::wait_for(pid), 128 + SIGKILL);
+  auto left = files_in(dir / "out");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].substr(0, 5), ".big.");  // only the hidden temp file
+  EXPECT_FALSE(fs::exists(dir / "out/big.out"));
+  // The next run converts it and ignores the stale temp file.
+  mbtest::write_file(dir / "big.fk", "FAKE\n");
+  auto again = fake_mediabatch({"fake", "-o", (dir / "out").string(), (dir / "big.fk").string()});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(mbtest::read_file(dir / "out/big.out"), "FAKE\n");
+}
+
+TEST(EngineCli, CtrlCCancelsRemovesTempFilesPrintsSummaryExits130) {
+  mbtest::TempDir dir;
+  for (int i = 0; i < 6; ++i) mbtest::write_file(dir / ("s" + std::to_string(i) + ".fk"), "FAKE\nchunks 400\n");
+  auto report = dir / "r.jsonl";
+  auto pid = mbtest::start({MEDIABATCH_FAKE_BINARY, "fake", "-j", "2", "--report", report.string(), "-o",
+                            (dir / "out").string(), dir.path().string()},
+                           dir / "stdout", dir / "stderr");
+  for (int i = 0; i < 100 && !(fs::exists(dir / "out") && files_in(dir / "out").size() >= 2); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  kill(pid, SIGINT);
+  EXPECT_EQ(mbtest::wait_for(pid), 130);
+  EXPECT_TRUE(files_in(dir / "out").empty());
+  auto err = mbtest::read_file(dir / "stderr");
+  EXPECT_TRUE(contains(err, "0 ok, 2 failed, 0 skipped, 4 not started (interrupted)")) << err;
+  // The log is valid JSON Lines of what finished.
+  std::istringstream in(mbtest::read_file(report));
+  int n = 0;
+  for (std::string l; std::getline(in, l); ++n) EXPECT_EQ(nlohmann::json::parse(l)["error"], "interrupted");
+  EXPECT_EQ(n, 2);
+}
+
+TEST(EngineCli, SecondCtrlCExitsAtOnceLeavingNoPartialFile) {
+  mbtest::TempDir dir;
+  // This job does not listen for the first Ctrl-C for 20 s; the second must end the run at once.
+  mbtest::write_file(dir / "stubborn.fk", "FAKE\nbusy_ms 20000\n");
+  auto pid = mbtest::start({MEDIABATCH_FAKE_BINARY, "fake", "-o", (dir / "out").string(), (dir / "stubborn.fk").string()},
+                           dir / "stdout", dir / "stderr");
+  for (int i = 0; i < 100 && !(fs::exists(dir / "out") && !files_in(dir / "out").empty()); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(files_in(dir / "out").empty());  // the temp file exists
+  auto start = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  kill(pid, SIGINT);
+  EXPECT_EQ(mbtest::wait_for(pid), 130);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  EXPECT_TRUE(files_in(dir / "out").empty());  // temp removed, no final file
+  EXPECT_TRUE(contains(mbtest::read_file(dir / "stderr"), "interrupted twice"));
+}

@@ -1,0 +1,182 @@
+// exec as a user runs it: build/mediabatch exec ... -- CMD ARG...
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "support/test_support.hpp"
+
+using mbtest::mediabatch;
+namespace fs = std::filesystem;
+
+TEST(ExecCli, StdinArgumentsNeedNotBeFiles) {
+  auto r = mediabatch({"exec", "-j", "3", "--order", "input", "--", "echo", "n={}"}, "1\n2\n3\n4\n5\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "n=1\nn=2\nn=3\nn=4\nn=5\n");
+  EXPECT_NE(r.err.find("5 ok, 0 failed, 0 skipped"), std::string::npos) << r.err;
+}
+
+TEST(ExecCli, HostileNamesAreOnlyNames) {
+  mbtest::TempDir dir;
+  const std::vector<std::string> names = {"with space.txt", "new\nline.txt", "quote's \"q\".txt", "ünïcødé 日本.txt",
+                                          "$(touch pwned).txt", "`touch pwned2`;.txt", "-dash.txt"};
+  std::string list;
+  for (const auto& n : names) {
+    mbtest::write_file(dir / n, "content of " + n);
+    list += (dir / n).string();
+    list.push_back('\0');
+  }
+  // cp FILE FILE.copy, then the copy must have the original bytes under the exact name.
+  auto r = mediabatch({"exec", "-0", "--", "cp", "--", "{}", "{}.copy"}, list);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& n : names) {
+    auto copy = dir / (n + ".copy");
+    ASSERT_TRUE(fs::exists(copy)) << n;
+    EXPECT_EQ(mbtest::read_file(copy), "content of " + n);
+  }
+  EXPECT_FALSE(fs::exists("pwned"));
+  EXPECT_FALSE(fs::exists(dir / "pwned"));
+  EXPECT_FALSE(fs::exists("pwned2"));
+}
+
+TEST(ExecCli, PlaceholdersOnRealFiles) {
+  mbtest::TempDir dir;
+  fs::create_directories(dir / "sub");
+  mbtest::write_file(dir / "sub/pic.one.jpg", "x");
+  auto r = mediabatch({"exec", (dir / "sub/pic.one.jpg").string(), "--", "echo", "{/}|{/.}|{.}|{//}"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto d = (dir / "sub").string();
+  EXPECT_EQ(r.out, "pic.one.jpg|pic.one|" + d + "/pic.one|" + d + "\n");
+}
+
+TEST(ExecCli, FailuresCarryExitCodeOrSignalAndDoNotStopTheBatch) {
+  auto r = mediabatch({"exec", "-j", "2", "--", "sh", "-c", "case $0 in 2) exit 5;; 3) kill -KILL $$;; *) echo ok $0;; esac", "{}"},
+                      "1\n2\n3\n4\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("failed: 2: exit code 5"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("failed: 3: killed by SIGKILL"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("ok 1\n"), std::string::npos);
+  EXPECT_NE(r.out.find("ok 4\n"), std::string::npos);
+  EXPECT_NE(r.err.find("2 ok, 2 failed"), std::string::npos) << r.err;
+}
+
+TEST(ExecCli, EachTasksOutputIsPrintedWholeNeverInterleaved) {
+  auto r = mediabatch({"exec", "-j", "4", "--", "sh", "-c", "echo begin $0; sleep 0.2; echo end $0", "{}"},
+                      "a\nb\nc\nd\ne\nf\ng\nh\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string first, second;
+  int pairs = 0;
+  while (std::getline(lines, first) && std::getline(lines, second)) {
+    ASSERT_EQ(first.substr(0, 6), "begin ");
+    EXPECT_EQ(second, "end " + first.substr(6));
+    ++pairs;
+  }
+  EXPECT_EQ(pairs, 8);
+}
+
+TEST(ExecCli, TimeoutKillsTheTask) {
+  auto start = std::chrono::steady_clock::now();
+  auto r = mediabatch({"exec", "--timeout", "0.5", "--", "sleep", "{}"}, "30\n0\n");
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("failed: 30: timed out after 0.5 s"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 ok, 1 failed"), std::string::npos) << r.err;
+  EXPECT_LT(took, 15.0);
+}
+
+TEST(ExecCli, ReportIsJsonLinesWithEveryField) {
+  mbtest::TempDir dir;
+  auto report = dir / "log.jsonl";
+  auto r = mediabatch({"exec", "--report", report.string(), "--", "sh", "-c", "exit $0"}, "0\n4\n");
+  EXPECT_EQ(r.exit_code, 1);
+  std::istringstream lines(mbtest::read_file(report));
+  std::string line;
+  std::map<std::string, nlohmann::json> by_input;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    for (const char* key : {"input", "output", "command", "status", "error", "seconds", "bytes_in", "bytes_out"})
+      EXPECT_TRUE(j.contains(key)) << key << " in " << line;
+    by_input[j["input"]] = j;
+  }
+  ASSERT_EQ(by_input.size(), 2u);
+  EXPECT_EQ(by_input["0"]["status"], "ok");
+  EXPECT_EQ(by_input["0"]["command"], "exec");
+  EXPECT_EQ(by_input["4"]["status"], "failed");
+  EXPECT_EQ(by_input["4"]["error"], "exit code 4");
+}
+
+TEST(ExecCli, CtrlCStopsRunningCommandsAndExits130) {
+  mbtest::TempDir dir;
+  // Each task would create a marker after 20 s; none may, since Ctrl-C kills them.
+  std::string list;
+  for (int i = 0; i < 6; ++i) list += (dir / ("m" + std::to_string(i))).string() + "\n";
+  mbtest::write_file(dir / "list", list);
+  auto pid = mbtest::start({"sh", "-c",
+                            "exec " + std::string(MEDIABATCH_BINARY) + " exec -j 2 -- sh -c 'sleep 20; touch \"$0\"' {} < " +
+                                (dir / "list").string()},
+                           dir / "out", dir / "err");
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  auto start = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  int code = mbtest::wait_for(pid);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(code, 130);
+  EXPECT_LT(took, 8.0);
+  auto err = mbtest::read_file(dir / "err");
+  EXPECT_NE(err.find("not started (interrupted)"), std::string::npos) << err;
+  EXPECT_NE(err.find("4 not started"), std::string::npos) << err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 6; ++i) EXPECT_FALSE(fs::exists(dir / ("m" + std::to_string(i))));
+}
+
+TEST(ExecCli, DryRunPrintsCommandsAndRunsNothing) {
+  mbtest::TempDir dir;
+  auto r = mediabatch({"exec", "--dry-run", "--", "touch", (dir / "{}").string()}, "a b\nc\n");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "touch '" + (dir / "a b").string() + "'\ntouch " + (dir / "c").string() + "\n");
+  EXPECT_FALSE(fs::exists(dir / "c"));
+}
+
+TEST(Cli, UsageErrorsExit2WithAMessage) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{}, "A subcommand is required"},
+      {{"nosuchcommand"}, "nosuchcommand"},
+      {{"exec", "--bogus", "--", "true"}, "--bogus"},
+      {{"exec", "x"}, "no command"},
+      {{"exec", "--shard", "3/2", "--", "true"}, "K must be between 1 and N"},
+      {{"exec", "-j", "0", "--", "true"}, "--jobs"},
+      {{"exec", "--order", "random", "--", "true"}, "--order"},
+      {{"exec", "--shard-from-env", "--", "true"}, "--shard-from-env"},
+  };
+  for (const auto& c : cases) {
+    auto r = mediabatch(c.args, "x\n");
+    EXPECT_EQ(r.exit_code, 2) << c.args.size();
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+  }
+  auto help = mediabatch({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("exec"), std::string::npos);
+}
+
+TEST(ExecCli, ShardsOfARunPartitionTheInputs) {
+  std::string list;
+  for (int i = 0; i < 200; ++i) list += "item" + std::to_string(i) + "\n";
+  std::multiset<std::string> all;
+  for (int k = 1; k <= 3; ++k) {
+    auto r = mediabatch({"exec", "-q", "--shard", std::to_string(k) + "/3", "--", "echo"}, list);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream lines(r.out);
+    std::string l;
+    while (std::getline(lines, l)) all.insert(l);
+  }
+  EXPECT_EQ(all.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(all.count("item" + std::to_string(i)), 1u);
+}

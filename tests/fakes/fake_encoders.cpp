@@ -1,0 +1,106 @@
+#include "fakes/fake_encoders.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "mediabatch/errors.hpp"
+
+namespace mbtest {
+
+using namespace mediabatch;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) throw Error("cannot open " + p.string());
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class FakeEncoder : public Encoder {
+ public:
+  std::string_view name() const override { return "fake"; }
+  std::string_view description() const override { return "test encoder driven by the input's lines"; }
+  bool accepts(const Probe& p) const override { return p.head.substr(0, 4) == "FAKE"; }
+  fs::path output_name(const fs::path& input) const override { return input.stem().string() + ".out"; }
+
+  void encode(EncodeContext& ctx) const override {
+    std::string content = slurp(ctx.input());
+    std::ofstream out(ctx.temp_output(), std::ios::binary);
+    std::istringstream lines(content);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream words(line);
+      std::string op;
+      words >> op;
+      if (op == "sleep_ms") {
+        int ms = 0;
+        words >> ms;
+        for (int waited = 0; waited < ms; waited += 10) {
+          if (ctx.should_stop()) throw Cancelled("stopped while sleeping");
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      } else if (op == "busy_ms") {  // like sleep_ms, but deaf to Ctrl-C
+        int ms = 0;
+        words >> ms;
+        out << "partial" << std::flush;
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      } else if (op == "fail") {
+        std::string reason;
+        std::getline(words >> std::ws, reason);
+        throw Error(reason);
+      } else if (op == "throw_std") {
+        throw std::runtime_error("a std::runtime_error from the job");
+      } else if (op == "throw_int") {
+        throw 42;
+      } else if (op == "warn") {
+        std::string text;
+        std::getline(words >> std::ws, text);
+        ctx.warn(text);
+      } else if (op == "chunks") {
+        int n = 0;
+        words >> n;
+        std::string chunk(1024, 'x');
+        for (int i = 0; i < n; ++i) {
+          if (ctx.should_stop()) throw Cancelled("stopped while writing");
+          out << chunk << std::flush;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
+    }
+    out << content;
+    out.close();
+    if (!out) throw Error("writing " + ctx.temp_output().string());
+  }
+};
+
+class FailingEncoder : public Encoder {
+ public:
+  std::string_view name() const override { return "failing"; }
+  std::string_view description() const override { return "test encoder that always fails"; }
+  bool accepts(const Probe& p) const override { return p.head.substr(0, 4) == "FAIL"; }
+  fs::path output_name(const fs::path& input) const override { return input.stem().string() + ".fail"; }
+  void encode(EncodeContext& ctx) const override {
+    std::ofstream(ctx.temp_output()) << "partial";
+    throw Error("deliberate failure");
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> make_fake_encoder() { return std::make_unique<FakeEncoder>(); }
+std::unique_ptr<Encoder> make_failing_encoder() { return std::make_unique<FailingEncoder>(); }
+
+EncoderList fake_encoders() {
+  EncoderList list;
+  list.push_back(make_fake_encoder());
+  list.push_back(make_failing_encoder());
+  return list;
+}
+
+}  // namespace mbtest

@@ -1,0 +1,59 @@
+#pragma once
+// Helpers shared by the test binaries: scratch folders, running commands, finding tools.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mbtest {
+
+namespace fs = std::filesystem;
+
+// A fresh folder under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+struct Run {
+  int exit_code = -1;  // exit status, or 128+signal when killed
+  std::string out;     // captured stdout
+  std::string err;     // captured stderr
+};
+
+// Runs argv (no shell) with optional stdin text; waits for it and captures both streams.
+Run run(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+// Runs build/mediabatch with these arguments.
+Run mediabatch(const std::vector<std::string>& args, const std::string& stdin_text = "");
+// Runs a shell command line through /bin/sh -c (for generating test media with CLI tools).
+Run sh(const std::string& command_line);
+// True when a program of that name is on PATH.
+bool have_tool(const std::string& name);
+
+void write_file(const fs::path& p, const std::string& bytes);
+std::string read_file(const fs::path& p);
+
+// Path of a bundled sample: assets/NAME in the source tree.
+fs::path asset(const std::string& name);
+
+}  // namespace mbtest
+
+namespace mbtest {
+
+// Starts argv in the background with stdout and stderr going to files (for tests that send
+// signals to a running mediabatch). wait_for() returns the exit code, or 128+signal.
+pid_t start(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err);
+int wait_for(pid_t pid);
+// Runs build/mediabatch_fake (the CLI with the fake encoders of tests/fakes/).
+Run fake_mediabatch(const std::vector<std::string>& args, const std::string& stdin_text = "");
+
+}  // namespace mbtest
