@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "mediabatch/result.hpp"
 
@@ -23,6 +25,11 @@ class ReportLog {
   std::unique_ptr<std::FILE, Close> file_;
   std::string path_;
 };
+
+// Reads a report back. Lines that are not a JSON object with at least "input" and "status"
+// (a line cut short by a crash, say) are skipped and described in `problems` with their line
+// number. Throws UsageError when the file cannot be read.
+std::vector<Result> read_report(const std::filesystem::path& path, std::vector<std::string>& problems);
 
 // The JSON object of one result: input, output, command, status, error, seconds, bytes_in,
 // bytes_out (and warning when there is one).

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <set>
 #include <system_error>
 
 #include "cli/console.hpp"
@@ -39,6 +41,7 @@ struct Common {
   std::string shard;
   bool shard_from_env = false;
   bool null_separated = false;
+  std::string retry_failed;
   std::vector<std::string> inputs;
 };
 
@@ -64,6 +67,8 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
   cmd.add_flag("--shard-from-env", c.shard_from_env,
                "Shard from SLURM_ARRAY_TASK_ID/COUNT, JOB_COMPLETION_INDEX+MEDIABATCH_SHARDS or AWS_BATCH_JOB_ARRAY_*");
   cmd.add_flag("-0,--null", c.null_separated, "Inputs read from stdin are NUL-separated");
+  cmd.add_option("--retry-failed", c.retry_failed,
+                 "Run only the inputs that failed in this report (of the inputs named, or all it lists)");
   cmd.add_option("inputs", c.inputs, "Files and directories (read from stdin, one per line, when none)");
 }
 
@@ -74,9 +79,39 @@ std::string quote_for_display(const std::string& s) {
   return q + "'";
 }
 
+// The inputs whose last record in a report is a failure.
+std::set<std::string> failed_in_report(const std::string& path) {
+  std::vector<std::string> problems;
+  std::map<std::string, Status> last;
+  for (auto& r : read_report(path, problems)) last[r.input] = r.status;
+  for (const auto& p : problems) spdlog::warn("{}", p);
+  std::set<std::string> failed;
+  for (auto& [input, status] : last)
+    if (status == Status::failed) failed.insert(input);
+  return failed;
+}
+
 std::vector<Input> gather_inputs(const Common& c, bool exec) {
   std::vector<Input> inputs;
-  if (c.inputs.empty()) {
+  std::optional<std::set<std::string>> retry;
+  if (!c.retry_failed.empty()) retry = failed_in_report(c.retry_failed);
+  if (retry && c.inputs.empty()) {
+    // No inputs named: exactly those the report lists as failed (named files, so -o puts
+    // them straight under DIR; name the first run's inputs again to keep the mirroring).
+    std::vector<std::string> names(retry->begin(), retry->end());
+    if (exec) {
+      for (auto& n : names) {
+        Input in;
+        in.name = in.relative = n;
+        in.named = true;
+        std::error_code ec;
+        in.exists = fs::exists(n, ec);
+        inputs.push_back(std::move(in));
+      }
+    } else {
+      inputs = expand_arguments(names, false);
+    }
+  } else if (c.inputs.empty()) {
     if (::isatty(STDIN_FILENO)) throw UsageError("no inputs: name files or directories, or pipe a list to stdin");
     inputs = read_input_list(std::cin, c.null_separated);
     // exec's stdin lines are plain arguments; for converters they are files or directories.
@@ -87,6 +122,11 @@ std::vector<Input> gather_inputs(const Common& c, bool exec) {
     }
   } else {
     inputs = expand_arguments(c.inputs, c.recursive);
+  }
+  if (retry) {
+    inputs.erase(std::remove_if(inputs.begin(), inputs.end(), [&](const Input& in) { return !retry->count(in.name); }),
+                 inputs.end());
+    spdlog::debug("--retry-failed: {} inputs to run again", inputs.size());
   }
   std::optional<Shard> shard;
   if (!c.shard.empty() && c.shard_from_env) throw UsageError("--shard and --shard-from-env: give one of them");
@@ -204,17 +244,19 @@ int run_exec(const Common& c, const std::vector<std::string>& command, std::atom
   if (command.empty()) throw UsageError("exec: no command: give it after --, e.g. mediabatch exec -- gzip -k {}");
   auto inputs = gather_inputs(c, true);
   std::vector<Job> jobs;
+  jobs.reserve(inputs.size());
   for (auto& in : inputs) {
     Job j;
     j.index = jobs.size();
-    j.input = in.name;
     std::error_code ec;
     if (in.exists) {
       auto size = fs::file_size(in.name, ec);
       if (!ec) j.size = size;
     }
+    j.input = std::move(in.name);
     jobs.push_back(std::move(j));
   }
+  std::vector<Input>().swap(inputs);  // only the jobs are kept while the batch runs
   if (c.dry_run) {
     for (const auto& j : jobs) {
       std::string line;
@@ -242,6 +284,7 @@ int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const s
   po.report_unknown = encoders.size() > 1;
   std::vector<const Encoder*> candidates(encoders.begin(), encoders.end());
   auto jobs = plan_encoder_jobs(inputs, candidates, po);
+  std::vector<Input>().swap(inputs);  // only the jobs are kept while the batch runs
   if (c.dry_run) {
     for (const auto& j : jobs) {
       if (j.preset) std::cout << j.input << ": " << (j.preset_failed ? "failed" : "skipped") << ": " << j.preset_reason << '\n';
@@ -260,6 +303,45 @@ int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const s
   setup.command = command;
   setup.finishers = encoders;
   return execute(c, setup, std::move(jobs), fn, stop);
+}
+
+// `report merge`: the shards' reports as one: counts, the failed inputs, and inputs that more
+// than one report names (the last record counts, as after a re-run).
+int merge_reports(const std::vector<std::string>& files) {
+  std::vector<std::string> problems;
+  std::map<std::string, Result> last;
+  std::map<std::string, int> seen_in;
+  std::size_t records = 0;
+  for (const auto& f : files) {
+    std::set<std::string> in_this;
+    for (auto& r : read_report(f, problems)) {
+      ++records;
+      if (in_this.insert(r.input).second) ++seen_in[r.input];
+      last[r.input] = std::move(r);
+    }
+  }
+  for (const auto& p : problems) spdlog::warn("{}", p);
+  std::size_t ok = 0, failed = 0, skipped = 0, repeated = 0;
+  double seconds = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0;
+  for (const auto& [input, r] : last) {
+    (r.status == Status::ok ? ok : r.status == Status::failed ? failed : skipped)++;
+    seconds += r.seconds;
+    bytes_in += r.bytes_in;
+    bytes_out += r.bytes_out;
+  }
+  for (const auto& [input, n] : seen_in)
+    if (n > 1) ++repeated;
+  std::printf("%zu reports, %zu records, %zu inputs: %zu ok, %zu failed, %zu skipped\n", files.size(), records,
+              last.size(), ok, failed, skipped);
+  std::printf("%.2f s of work, %.1f MB in, %.1f MB out\n", seconds, bytes_in / 1e6, bytes_out / 1e6);
+  if (repeated) std::printf("%zu inputs appear in more than one report (the last record counts)\n", repeated);
+  if (failed) {
+    std::printf("failed inputs:\n");
+    for (const auto& [input, r] : last)
+      if (r.status == Status::failed) std::printf("  %s: %s\n", input.c_str(), r.error.c_str());
+  }
+  return failed ? exit_failed : exit_ok;
 }
 
 }  // namespace
@@ -284,6 +366,11 @@ int run(int argc, char** argv, EncoderList encoders) {
   add_common(*exec, common, false);
   auto* convert = app.add_subcommand("convert", "Convert each file with the encoder for its kind, detected by content");
   add_common(*convert, common, true);
+  auto* report = app.add_subcommand("report", "Work with --report logs");
+  report->require_subcommand(1, 1);
+  auto* merge = report->add_subcommand("merge", "Combine the reports of several runs or shards: summary and failed inputs");
+  std::vector<std::string> report_files;
+  merge->add_option("reports", report_files, "JSON Lines reports written with --report")->required();
   std::vector<std::pair<CLI::App*, Encoder*>> encoder_commands;
   for (auto& e : encoders) {
     auto* sub = app.add_subcommand(std::string(e->name()), std::string(e->description()));
@@ -292,8 +379,8 @@ int run(int argc, char** argv, EncoderList encoders) {
     encoder_commands.emplace_back(sub, e.get());
   }
 
-  std::string known = "exec, convert";
-  bool is_known = !args.empty() && (args[0] == "exec" || args[0] == "convert");
+  std::string known = "exec, convert, report";
+  bool is_known = !args.empty() && (args[0] == "exec" || args[0] == "convert" || args[0] == "report");
   for (auto& [sub, enc] : encoder_commands) {
     known += ", " + sub->get_name();
     is_known = is_known || args[0] == sub->get_name();
@@ -318,6 +405,7 @@ int run(int argc, char** argv, EncoderList encoders) {
   std::atomic<bool> stop{false};
   try {
     if (exec->parsed()) return run_exec(common, exec_command, stop);
+    if (merge->parsed()) return merge_reports(report_files);
     if (convert->parsed()) {
       std::vector<Encoder*> all;
       for (auto& e : encoders) all.push_back(e.get());

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "mediabatch/errors.hpp"
@@ -22,6 +23,35 @@ std::string to_json_line(const Result& r) {
   if (!r.warning.empty()) j["warning"] = r.warning;
   // File names need not be UTF-8; replace what is not rather than fail the run.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<Result> read_report(const std::filesystem::path& path, std::vector<std::string>& problems) {
+  std::ifstream in(path);
+  if (!in) throw UsageError("cannot read the report " + path.string() + ": " + std::strerror(errno));
+  std::vector<Result> out;
+  std::string line;
+  for (std::size_t n = 1; std::getline(in, line); ++n) {
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("input") || !j["input"].is_string() ||
+        !j.contains("status") || !j["status"].is_string()) {
+      problems.push_back(path.string() + ":" + std::to_string(n) + ": not a report line, skipped");
+      continue;
+    }
+    Result r;
+    r.input = j["input"].get<std::string>();
+    r.output = j.value("output", "");
+    r.command = j.value("command", "");
+    std::string status = j["status"].get<std::string>();
+    r.status = status == "ok" ? Status::ok : status == "skipped" ? Status::skipped : Status::failed;
+    r.error = j.value("error", "");
+    r.warning = j.value("warning", "");
+    r.seconds = j.value("seconds", 0.0);
+    r.bytes_in = j.value("bytes_in", std::uint64_t{0});
+    r.bytes_out = j.value("bytes_out", std::uint64_t{0});
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 ReportLog::ReportLog(const std::filesystem::path& path) : file_(std::fopen(path.c_str(), "w")), path_(path.string()) {
