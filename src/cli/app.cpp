@@ -47,28 +47,28 @@ struct Common {
 
 void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
   cmd.add_option("-j,--jobs", c.jobs, "Files processed at once (default: the hardware threads)")
-      ->check(CLI::Range(1, 4096));
+      ->check(CLI::Range(1, 4096))->take_last();
   if (with_outputs) {
     cmd.add_option("-o,--output-dir", c.output_dir,
-                   "Write outputs under DIR, mirroring each input's path below its directory argument");
+                   "Write outputs under DIR, mirroring each input's path below its directory argument")->take_last();
     cmd.add_flag("--force", c.force, "Convert even when the output exists and is newer than the input");
   }
   cmd.add_flag("-r,--recursive", c.recursive, "Walk directory arguments into subfolders");
   cmd.add_option("--order", c.order, "Report results as they complete, or in input order")
-      ->check(CLI::IsMember({"completion", "input"}));
+      ->check(CLI::IsMember({"completion", "input"}))->take_last();
   cmd.add_flag("--dry-run", c.dry_run, "Print what would be done, do nothing");
-  cmd.add_option("--report", c.report, "Write a JSON Lines log, one object per file, as each completes");
+  cmd.add_option("--report", c.report, "Write a JSON Lines log, one object per file, as each completes")->take_last();
   cmd.add_option("--progress", c.progress, "Live status line on stderr")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+      ->check(CLI::IsMember({"auto", "always", "never"}))->take_last();
   cmd.add_flag("-q,--quiet", c.quiet, "Print only failures");
   cmd.add_flag("-v,--verbose", c.verbose, "More log output");
-  cmd.add_option("--timeout", c.timeout, "Stop a file's job after SECONDS")->check(CLI::PositiveNumber);
-  cmd.add_option("--shard", c.shard, "Take only shard K of N of the inputs (K from 1), e.g. 2/8");
+  cmd.add_option("--timeout", c.timeout, "Stop a file's job after SECONDS")->check(CLI::PositiveNumber)->take_last();
+  cmd.add_option("--shard", c.shard, "Take only shard K of N of the inputs (K from 1), e.g. 2/8")->take_last();
   cmd.add_flag("--shard-from-env", c.shard_from_env,
                "Shard from SLURM_ARRAY_TASK_ID/COUNT, JOB_COMPLETION_INDEX+MEDIABATCH_SHARDS or AWS_BATCH_JOB_ARRAY_*");
   cmd.add_flag("-0,--null", c.null_separated, "Inputs read from stdin are NUL-separated");
   cmd.add_option("--retry-failed", c.retry_failed,
-                 "Run only the inputs that failed in this report (of the inputs named, or all it lists)");
+                 "Run only the inputs that failed in this report (of the inputs named, or all it lists)")->take_last();
   cmd.add_option("inputs", c.inputs, "Files and directories (read from stdin, one per line, when none)");
 }
 
