@@ -25,11 +25,11 @@ struct Done {
 // Results travel from the workers to the calling thread through this queue.
 class ResultQueue {
  public:
+  // Notifies under the lock: once the main thread has taken the last result it may destroy
+  // the queue, so a worker must not touch it after unlocking.
   void push(Done&& r) {
-    {
-      std::lock_guard lock(mutex_);
-      items_.push_back(std::move(r));
-    }
+    std::lock_guard lock(mutex_);
+    items_.push_back(std::move(r));
     ready_.notify_one();
   }
   // Waits up to `timeout`; returns false when nothing arrived.

@@ -116,10 +116,14 @@ TEST(ExecCli, CtrlCStopsRunningCommandsAndExits130) {
   for (int i = 0; i < 6; ++i) list += (dir / ("m" + std::to_string(i))).string() + "\n";
   mbtest::write_file(dir / "list", list);
   auto pid = mbtest::start({"sh", "-c",
-                            "exec " + std::string(MEDIABATCH_BINARY) + " exec -j 2 -- sh -c 'sleep 20; touch \"$0\"' {} < " +
+                            "exec " + std::string(MEDIABATCH_BINARY) +
+                                " exec -j 2 -- sh -c 'touch \"$0.started\"; sleep 20; touch \"$0\"' {} < " +
                                 (dir / "list").string()},
                            dir / "out", dir / "err");
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // Interrupt once both slots run a command.
+  for (int i = 0; i < 200 && !(fs::exists(dir / "m0.started") && fs::exists(dir / "m1.started")); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(dir / "m1.started"));
   auto start = std::chrono::steady_clock::now();
   kill(pid, SIGINT);
   int code = mbtest::wait_for(pid);

@@ -171,8 +171,10 @@ TEST(Scheduler, MoreSlotsThanCoresRunAtOnce) {
   s.run(
       make_jobs(static_cast<std::size_t>(slots)),
       [&](const Job&) {
+        // Wait (up to 10 s) until every slot runs a job at once.
         c.enter();
-        std::this_thread::sleep_for(300ms);
+        auto until = std::chrono::steady_clock::now() + 10s;
+        while (c.peak.load() < slots && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
         c.leave();
         return Result{};
       },
