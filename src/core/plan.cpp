@@ -64,16 +64,36 @@ std::vector<Job> plan_encoder_jobs(const std::vector<Input>& inputs, const std::
     probed[i].reject = encoders.size() == 1 ? encoders[0]->reject_reason(probe) : "not a file of any known kind";
   });
 
-  std::vector<Job> jobs;
-  std::map<std::string, std::size_t> by_output;  // normalised output -> job
-  std::map<std::string, std::string> input_keys;  // normalised input -> name
-  for (const auto& in : inputs)
-    if (in.exists) input_keys.emplace(key_of(in.name), in.name);
-  std::vector<std::string> conflicts;
+  // Where each accepted input's output goes, and which outputs are already on disk as inputs.
+  std::vector<fs::path> outputs(inputs.size());
+  std::vector<std::string> out_keys(inputs.size()), in_keys(inputs.size());
+  std::map<std::string, std::size_t> producer;  // output key -> input producing it
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].exists) continue;
+    in_keys[i] = key_of(inputs[i].name);
+    if (!probed[i].encoder) continue;
+    outputs[i] = output_for(inputs[i], probed[i].encoder->output_name(inputs[i].name), options);
+    out_keys[i] = key_of(outputs[i]);
+    producer.emplace(out_keys[i], i);
+  }
+  // A file found by a walk that is another input's output (from an earlier run in place, such
+  // as a thumbnail beside its photo) is not an input of this run.
+  std::vector<bool> dropped(inputs.size(), false);
+  std::map<std::string, std::string> kept_inputs;  // key -> name
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].exists) continue;
+    auto p = producer.find(in_keys[i]);
+    if (!inputs[i].named && p != producer.end() && p->second != i) dropped[i] = true;
+    else kept_inputs.emplace(in_keys[i], inputs[i].name);
+  }
 
+  std::vector<Job> jobs;
+  std::map<std::string, std::size_t> by_output;  // output key -> job
+  std::vector<std::string> conflicts;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Input& in = inputs[i];
     const Probed& p = probed[i];
+    if (dropped[i]) continue;
     Job job;
     job.input = in.name;
     job.size = p.size;
@@ -84,13 +104,15 @@ std::vector<Job> plan_encoder_jobs(const std::vector<Input>& inputs, const std::
       if (!in.named && !options.report_unknown) continue;
       job.preset = true;
       job.preset_reason = p.reject;
+    } else if (out_keys[i] == in_keys[i]) {
+      job.preset = job.preset_failed = true;
+      job.preset_reason = "the output would overwrite the input itself (use -o DIR)";
     } else {
       job.encoder = p.encoder;
-      job.output = output_for(in, p.encoder->output_name(in.name), options);
-      std::string key = key_of(job.output);
-      if (auto hit = input_keys.find(key); hit != input_keys.end())
+      job.output = outputs[i];
+      if (auto hit = kept_inputs.find(out_keys[i]); hit != kept_inputs.end())
         conflicts.push_back(job.output.string() + " would overwrite the input " + hit->second);
-      auto [it, fresh] = by_output.emplace(key, jobs.size());
+      auto [it, fresh] = by_output.emplace(out_keys[i], jobs.size());
       if (!fresh)
         conflicts.push_back(jobs[it->second].input + " and " + in.name + " both map to " + job.output.string());
     }

@@ -222,3 +222,35 @@ TEST(EngineCli, SecondCtrlCExitsAtOnceLeavingNoPartialFile) {
   EXPECT_TRUE(files_in(dir / "out").empty());  // temp removed, no final file
   EXPECT_TRUE(contains(mbtest::read_file(dir / "stderr"), "interrupted twice"));
 }
+
+TEST(EngineCli, ProgressLineAndSummaryOnStderr) {
+  mbtest::TempDir dir;
+  for (int i = 0; i < 3; ++i) mbtest::write_file(dir / ("p" + std::to_string(i) + ".fk"), "FAKE\nsleep_ms 300\n");
+  auto r = fake_mediabatch({"fake", "-j", "1", "--progress", "always", dir.path().string()});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.err, "[1/3] 0 failed, elapsed ")) << r.err;
+  EXPECT_TRUE(contains(r.err, "ETA ")) << r.err;
+  EXPECT_TRUE(contains(r.err, "3 ok, 0 failed, 0 skipped;")) << r.err;
+  EXPECT_TRUE(contains(r.err, "x parallel")) << r.err;
+  auto quiet = fake_mediabatch({"fake", "-q", "--force", dir.path().string()});
+  EXPECT_EQ(quiet.out, "");
+  EXPECT_EQ(quiet.err, "");
+  auto never = fake_mediabatch({"fake", "--force", "--progress", "never", dir.path().string()});
+  EXPECT_FALSE(contains(never.err, "[1/3]"));
+}
+
+TEST(EngineCli, OutputsOfAnEarlierRunInPlaceAreNotTakenAsInputs) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "a.fk", "FAKE\n");
+  ASSERT_EQ(fake_mediabatch({"fake", dir.path().string()}).exit_code, 0);
+  ASSERT_TRUE(fs::exists(dir / "a.out"));  // it starts with FAKE too, so the fake encoder takes it
+  auto again = fake_mediabatch({"fake", "--force", dir.path().string()});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_TRUE(contains(again.err, "1 ok, 0 failed, 0 skipped")) << again.err;
+  // Named on its own, an input whose output is itself fails alone.
+  auto self = fake_mediabatch({"fake", (dir / "a.out").string(), (dir / "a.fk").string(), "-o", (dir / "o").string()});
+  EXPECT_EQ(self.exit_code, 2);  // under -o, a.fk and a.out both map to o/a.out
+  auto in_place = fake_mediabatch({"fake", "--force", (dir / "a.out").string()});
+  EXPECT_EQ(in_place.exit_code, 1);
+  EXPECT_TRUE(contains(in_place.out, "the output would overwrite the input itself")) << in_place.out;
+}
