@@ -77,7 +77,9 @@ void Console::result(const Result& r) {
   } else if (r.status == Status::failed && options_.quiet) {
     std::fprintf(stderr, "failed  %s: %s\n", r.input.c_str(), r.error.c_str());
   } else if (!options_.quiet) {
-    if (r.status == Status::ok)
+    if (r.status == Status::ok && r.seconds < 1)
+      std::fprintf(stdout, "ok      %s -> %s (%.0f ms)", r.input.c_str(), r.output.c_str(), r.seconds * 1000);
+    else if (r.status == Status::ok)
       std::fprintf(stdout, "ok      %s -> %s (%.2f s)", r.input.c_str(), r.output.c_str(), r.seconds);
     else
       std::fprintf(stdout, "%-7s %s: %s", to_string(r.status), r.input.c_str(), r.error.c_str());
