@@ -100,7 +100,8 @@ class Encoder {
   virtual fs::path output_name(const fs::path& input) const = 0;
 
   // Converts ctx.input() into ctx.temp_output() (and any ctx.add_output()). Throws Error with
-  // a one-line reason on failure; throws Cancelled when ctx.should_stop() turns true.
+  // a one-line reason on failure, Skip when the file has nothing to convert, and Cancelled
+  // when ctx.should_stop() turns true.
   virtual void encode(EncodeContext& ctx) const = 0;
 
   // Called once on the main thread after every job has finished (e.g. album ReplayGain over

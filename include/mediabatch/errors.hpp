@@ -20,6 +20,13 @@ class Cancelled : public Error {
   using Error::Error;
 };
 
+// The input is of the command's kind but holds nothing to convert (a DICOM file without
+// pixel data, say): the file is reported as skipped with what() as the reason.
+class Skip : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // The command line or a batch-wide setting (an album file, a cue sheet) is wrong:
 // nothing is encoded and the program exits 2.
 class UsageError : public std::runtime_error {

@@ -63,6 +63,10 @@ Result run_guarded(const Job& job, const JobFn& fn, const std::atomic<bool>& sto
   } else {
     try {
       r = fn(job);
+    } catch (const Skip& e) {
+      r = Result{};
+      r.status = Status::skipped;
+      r.error = e.what();
     } catch (const Cancelled& e) {
       r = Result{};
       r.status = Status::failed;

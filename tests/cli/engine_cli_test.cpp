@@ -140,6 +140,16 @@ TEST(EngineCli, DryRunPlansAndWritesNothing) {
   EXPECT_FALSE(fs::exists(dir / "o"));
 }
 
+TEST(EngineCli, AnEncoderCanSkipAFileWithNothingToConvert) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "sr.fk", "FAKE\nskip no pixel data\n");
+  auto r = fake_mediabatch({"fake", (dir / "sr.fk").string()});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.out, "skipped " + (dir / "sr.fk").string() + ": no pixel data")) << r.out;
+  EXPECT_FALSE(fs::exists(dir / "sr.out"));
+  EXPECT_TRUE(contains(r.err, "0 ok, 0 failed, 1 skipped")) << r.err;
+}
+
 TEST(EngineCli, WarningsReachTheResult) {
   mbtest::TempDir dir;
   mbtest::write_file(dir / "w.fk", "FAKE\nwarn Premature end of JPEG file\n");

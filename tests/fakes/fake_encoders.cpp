@@ -54,6 +54,10 @@ class FakeEncoder : public Encoder {
         std::string reason;
         std::getline(words >> std::ws, reason);
         throw Error(reason);
+      } else if (op == "skip") {
+        std::string reason;
+        std::getline(words >> std::ws, reason);
+        throw Skip(reason);
       } else if (op == "throw_std") {
         throw std::runtime_error("a std::runtime_error from the job");
       } else if (op == "throw_int") {

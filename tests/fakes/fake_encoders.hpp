@@ -1,7 +1,7 @@
 #pragma once
 // Encoders for testing the engine, as spdlog's tests keep a deliberately failing sink.
 //   fake:    takes files starting with "FAKE"; each following line of the file is an
-//            instruction: "sleep_ms N", "busy_ms N" (ignores Ctrl-C), "fail REASON", "throw_std", "throw_int",
+//            instruction: "sleep_ms N", "busy_ms N" (ignores Ctrl-C), "fail REASON", "skip REASON", "throw_std", "throw_int",
 //            "chunks N" (writes N chunks of 1 KiB, 50 ms apart, stopping when asked),
 //            "warn TEXT". Writes the input's bytes to <stem>.out.
 //   failing: takes files starting with "FAIL"; always throws Error("deliberate failure").
