@@ -32,7 +32,7 @@ class ReportLog {
 std::vector<Result> read_report(const std::filesystem::path& path, std::vector<std::string>& problems);
 
 // The JSON object of one result: input, output, command, status, error, seconds, bytes_in,
-// bytes_out (and warning when there is one).
+// bytes_out (and warning when there is one; outputs, every path, when the job wrote several).
 std::string to_json_line(const Result& r);
 
 }  // namespace mediabatch

@@ -2,6 +2,7 @@
 // The outcome of one job, as the engine hands it to the main thread. A plain value type.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mediabatch {
 
@@ -13,6 +14,7 @@ struct Result {
   std::size_t index = 0;    // position in input order
   std::string input;        // as named or found by the walk
   std::string output;       // final output path, empty when the command writes none (exec)
+  std::vector<std::string> more_outputs;  // a job's further outputs (frames, tracks), if any
   std::string command;      // "exec", "thumbs", ...
   Status status = Status::ok;
   std::string error;        // why it failed or was skipped; empty when ok

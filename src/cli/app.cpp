@@ -167,10 +167,9 @@ Result run_encoder_job(const Job& job, const Common& c, int threads, const std::
   if (ctx.should_stop()) throw Cancelled("stopped");
   r.bytes_out = ctx.commit();
   r.warning = ctx.warnings();
-  if (ctx.final_outputs().size() > 1) {
-    // Several outputs (frames, tracks): the report names the first and the count.
-    r.output = ctx.final_outputs().front().string() + " (+" + std::to_string(ctx.final_outputs().size() - 1) + " more)";
-  }
+  const auto& finals = ctx.final_outputs();
+  if (!finals.empty()) r.output = finals.front().string();
+  for (std::size_t i = 1; i < finals.size(); ++i) r.more_outputs.push_back(finals[i].string());
   return r;
 }
 
@@ -218,7 +217,10 @@ int execute(const Common& c, const RunSetup& setup, std::vector<Job> jobs, const
               report_failed = true;
             }
           }
-          if (r.status == Status::ok && !setup.finishers.empty()) written.emplace_back(r.output);
+          if (r.status == Status::ok && !setup.finishers.empty()) {
+            written.emplace_back(r.output);
+            written.insert(written.end(), r.more_outputs.begin(), r.more_outputs.end());
+          }
           console.result(r);
         },
         stop, [&] { console.tick(); });

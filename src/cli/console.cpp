@@ -77,10 +77,11 @@ void Console::result(const Result& r) {
   } else if (r.status == Status::failed && options_.quiet) {
     std::fprintf(stderr, "failed  %s: %s\n", r.input.c_str(), r.error.c_str());
   } else if (!options_.quiet) {
+    std::string more = r.more_outputs.empty() ? "" : " (+" + std::to_string(r.more_outputs.size()) + " more)";
     if (r.status == Status::ok && r.seconds < 1)
-      std::fprintf(stdout, "ok      %s -> %s (%.0f ms)", r.input.c_str(), r.output.c_str(), r.seconds * 1000);
+      std::fprintf(stdout, "ok      %s -> %s%s (%.0f ms)", r.input.c_str(), r.output.c_str(), more.c_str(), r.seconds * 1000);
     else if (r.status == Status::ok)
-      std::fprintf(stdout, "ok      %s -> %s (%.2f s)", r.input.c_str(), r.output.c_str(), r.seconds);
+      std::fprintf(stdout, "ok      %s -> %s%s (%.2f s)", r.input.c_str(), r.output.c_str(), more.c_str(), r.seconds);
     else
       std::fprintf(stdout, "%-7s %s: %s", to_string(r.status), r.input.c_str(), r.error.c_str());
     if (!r.warning.empty()) std::fprintf(stdout, " [warning: %s]", r.warning.c_str());

@@ -21,6 +21,10 @@ std::string to_json_line(const Result& r) {
   j["bytes_in"] = r.bytes_in;
   j["bytes_out"] = r.bytes_out;
   if (!r.warning.empty()) j["warning"] = r.warning;
+  if (!r.more_outputs.empty()) {
+    j["outputs"] = nlohmann::json::array({r.output});
+    for (const auto& o : r.more_outputs) j["outputs"].push_back(o);
+  }
   // File names need not be UTF-8; replace what is not rather than fail the run.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -264,3 +264,22 @@ TEST(EngineCli, OutputsOfAnEarlierRunInPlaceAreNotTakenAsInputs) {
   EXPECT_EQ(in_place.exit_code, 1);
   EXPECT_TRUE(contains(in_place.out, "the output would overwrite the input itself")) << in_place.out;
 }
+
+TEST(EngineCli, AJobWithSeveralOutputsReportsThemAllAndFinishSeesThemAll) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "multi.fk", "FAKE\nextra multi_2.out\nextra multi_3.out\n");
+  auto report = dir / "r.jsonl";
+  auto log = dir / "finish.log";
+  setenv("MEDIABATCH_FAKE_FINISH_LOG", log.c_str(), 1);
+  auto r = fake_mediabatch({"fake", "--report", report.string(), "-o", (dir / "o").string(), (dir / "multi.fk").string()});
+  unsetenv("MEDIABATCH_FAKE_FINISH_LOG");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, " -> " + (dir / "o/multi.out").string() + " (+2 more)")) << r.out;
+  auto j = nlohmann::json::parse(mbtest::read_file(report));
+  EXPECT_EQ(j["output"], (dir / "o/multi.out").string());
+  EXPECT_EQ(j["outputs"].size(), 3u);
+  EXPECT_EQ(j["outputs"][2], (dir / "o/multi_3.out").string());
+  EXPECT_EQ(mbtest::read_file(log), (dir / "o/multi.out").string() + "\n" + (dir / "o/multi_2.out").string() + "\n" +
+                                        (dir / "o/multi_3.out").string() + "\n");
+  EXPECT_EQ(mbtest::read_file(dir / "o/multi_3.out"), "extra");
+}

@@ -1,6 +1,7 @@
 #include "fakes/fake_encoders.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -29,6 +30,14 @@ class FakeEncoder : public Encoder {
   bool accepts(const Probe& p) const override { return p.head.substr(0, 4) == "FAKE"; }
   fs::path output_name(const fs::path& input) const override { return input.stem().string() + ".out"; }
 
+  // Lists what the batch wrote in the file that MEDIABATCH_FAKE_FINISH_LOG names.
+  void finish(const std::vector<fs::path>& written) override {
+    const char* log = std::getenv("MEDIABATCH_FAKE_FINISH_LOG");
+    if (!log) return;
+    std::ofstream out(log);
+    for (const auto& w : written) out << w.string() << "\n";
+  }
+
   void encode(EncodeContext& ctx) const override {
     std::string content = slurp(ctx.input());
     std::ofstream out(ctx.temp_output(), std::ios::binary);
@@ -54,6 +63,10 @@ class FakeEncoder : public Encoder {
         std::string reason;
         std::getline(words >> std::ws, reason);
         throw Error(reason);
+      } else if (op == "extra") {  // a further output of the job, beside the first
+        std::string name;
+        words >> name;
+        std::ofstream(ctx.add_output(ctx.output().parent_path() / name)) << "extra";
       } else if (op == "skip") {
         std::string reason;
         std::getline(words >> std::ws, reason);
