@@ -385,7 +385,7 @@ int run(int argc, char** argv, EncoderList encoders) {
   bool is_known = !args.empty() && (args[0] == "exec" || args[0] == "convert" || args[0] == "report");
   for (auto& [sub, enc] : encoder_commands) {
     known += ", " + sub->get_name();
-    is_known = is_known || args[0] == sub->get_name();
+    is_known = is_known || (!args.empty() && args[0] == sub->get_name());
   }
   if (!args.empty() && !args[0].empty() && args[0][0] != '-' && !is_known) {
     std::cerr << "mediabatch: unknown command '" << args[0] << "' (commands: " << known << ")\n";
