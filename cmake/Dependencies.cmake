@@ -12,6 +12,8 @@ pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavut
 pkg_check_modules(MAGICKPP REQUIRED IMPORTED_TARGET Magick++)
 pkg_check_modules(FLACPP REQUIRED IMPORTED_TARGET flac++ flac)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)        # libjpeg-turbo's classic API
+pkg_check_modules(LCMS2 REQUIRED IMPORTED_TARGET lcms2)         # ICC profiles of photos
 pkg_check_modules(EBUR128 REQUIRED IMPORTED_TARGET libebur128)
 pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(DEFLATE REQUIRED IMPORTED_TARGET libdeflate)

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages mediabatch needs to build, test and benchmark, if missing.
-# Uses sudo when not root. Usage: scripts/install-deps.sh [--bench]
+# Uses sudo when not root. Usage: scripts/install-deps.sh [--bench | --cluster]
 set -euo pipefail
 
 BUILD=(cmake g++ make pkg-config libtbb-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libgtest-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-  libmagick++-dev libflac++-dev libgdcm-dev libturbojpeg0-dev libjpeg62-turbo-dev libexif-dev
+  libmagick++-dev libflac++-dev libgdcm-dev libturbojpeg0-dev libjpeg62-turbo-dev liblcms2-dev
   libebur128-dev libpng-dev libdeflate-dev)
 # Independent tools the tests check outputs with, and that make test media.
-TEST=(ffmpeg flac dcmtk libgdcm-tools libvips-tools imagemagick libimage-exiftool-perl)
+TEST=(ffmpeg flac dcmtk libgdcm-tools libvips-tools imagemagick libimage-exiftool-perl libgs-common)
 BENCH=(parallel hyperfine time)
+CLUSTER=(slurm-wlm munge)
 
 want=("${BUILD[@]}" "${TEST[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${BENCH[@]}")
+[ "${1:-}" = "--cluster" ] && want+=("${CLUSTER[@]}")
 
 missing=()
 for p in "${want[@]}"; do
