@@ -3,8 +3,9 @@
 
 namespace mediabatch {
 
-/* X(thumbs) X(flac) ... one per folder under src/encoders/ */
-#define MEDIABATCH_ENCODERS(X)
+// One X(NAME) per folder under src/encoders/; `convert` asks them in this order.
+#define MEDIABATCH_ENCODERS(X) \
+  X(thumbs)
 
 #define MEDIABATCH_DECLARE(name) std::unique_ptr<Encoder> make_##name##_encoder();
 MEDIABATCH_ENCODERS(MEDIABATCH_DECLARE)

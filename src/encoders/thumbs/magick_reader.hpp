@@ -1,0 +1,27 @@
+#pragma once
+// The general path for inputs that are not JPEG (PNG, TIFF, WebP, GIF): ImageMagick decodes
+// the first frame, applies its orientation and flattens transparency onto white. Thread-safe
+// (one Magick::Image per call); throws mediabatch::Error with ImageMagick's message.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "image.hpp"
+
+namespace mediabatch::thumbs {
+
+struct MagickDecoded {
+  Image image;                        // upright; gray (1), RGB (3) or CMYK inks (4)
+  std::vector<std::uint8_t> icc;      // embedded ICC profile, empty when none
+  std::vector<std::string> warnings;  // ImageMagick warnings met while reading
+};
+
+// One-time ImageMagick start-up; call once per process before magick_decode().
+void magick_init();
+
+// Whether the first bytes are a PNG, GIF, TIFF or WebP signature.
+bool is_magick_format(const std::uint8_t* data, std::size_t size) noexcept;
+
+MagickDecoded magick_decode(const std::uint8_t* data, std::size_t size);
+
+}  // namespace mediabatch::thumbs
