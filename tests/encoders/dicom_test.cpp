@@ -1,0 +1,714 @@
+// Tests of `mediabatch dicom`: DICOM files written here byte by byte (explicit VR little
+// endian), converted, then read back with libpng and compared with DCMTK's dcmj2pnm and with
+// GDCM's own compressed forms (gdcmconv).
+#include <gtest/gtest.h>
+#include <png.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mediabatch/encoder.hpp"
+#include "mediabatch/errors.hpp"
+#include "support/test_support.hpp"
+
+namespace mediabatch {
+std::unique_ptr<Encoder> make_dicom_encoder();
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+using mbtest::TempDir;
+
+// ---- a minimal DICOM writer -------------------------------------------------------------
+
+class DicomWriter {
+ public:
+  void add(std::uint16_t group, std::uint16_t element, const char vr[2], std::string value) {
+    if (value.size() % 2) value.push_back(vr[0] == 'U' && vr[1] == 'I' ? '\0' : ' ');
+    Element e{group, element, std::string(vr, 2), std::move(value)};
+    (group == 2 ? meta_ : body_).push_back(std::move(e));
+  }
+  void str(std::uint16_t g, std::uint16_t e, const char vr[2], const std::string& v) { add(g, e, vr, v); }
+  void us(std::uint16_t g, std::uint16_t e, std::uint16_t v) {
+    add(g, e, "US", std::string{static_cast<char>(v & 0xff), static_cast<char>(v >> 8)});
+  }
+  void words(std::uint16_t g, std::uint16_t e, const std::vector<std::uint16_t>& v, const char vr[2] = "OW") {
+    std::string bytes;
+    for (auto w : v) { bytes.push_back(static_cast<char>(w & 0xff)); bytes.push_back(static_cast<char>(w >> 8)); }
+    add(g, e, vr, bytes);
+  }
+
+  std::string bytes(bool preamble = true, const std::string& ts = "1.2.840.10008.1.2.1") {
+    std::vector<Element> meta = meta_;
+    std::string ts_value = ts;
+    if (ts_value.size() % 2) ts_value.push_back('\0');
+    meta.push_back(Element{2, 0x10, "UI", ts_value});
+    std::string meta_body;
+    for (const auto& e : meta) meta_body += encode(e);
+    std::string out;
+    if (preamble) out = std::string(128, '\0') + "DICM";
+    std::string len;
+    for (int i = 0; i < 4; ++i) len.push_back(static_cast<char>((meta_body.size() >> (8 * i)) & 0xff));
+    if (preamble) out += encode(Element{2, 0, "UL", len}) + meta_body;
+    for (const auto& e : body_) out += encode(e);
+    return out;
+  }
+
+ private:
+  struct Element {
+    std::uint16_t group, element;
+    std::string vr, value;
+  };
+  static std::string encode(const Element& e) {
+    std::string out;
+    auto put16 = [&](std::uint32_t v) { out.push_back(static_cast<char>(v & 0xff)); out.push_back(static_cast<char>((v >> 8) & 0xff)); };
+    put16(e.group);
+    put16(e.element);
+    out += e.vr;
+    const bool long_form = e.vr == "OB" || e.vr == "OW" || e.vr == "SQ" || e.vr == "UT" || e.vr == "UN";
+    if (long_form) {
+      put16(0);
+      put16(static_cast<std::uint32_t>(e.value.size() & 0xffff));
+      put16(static_cast<std::uint32_t>(e.value.size() >> 16));
+    } else {
+      put16(static_cast<std::uint32_t>(e.value.size()));
+    }
+    return out + e.value;
+  }
+  std::vector<Element> meta_, body_;
+};
+
+struct GrayParams {
+  unsigned width = 64, height = 48, bits_stored = 12, frames = 1;
+  bool is_signed = false;
+  std::string photometric = "MONOCHROME2";
+  std::string window_center = "2000", window_width = "3000";  // empty: none
+  std::string slope = "1", intercept = "0";
+  std::string patient = "DOE^JANE";
+  std::string voi_function;  // (0028,1056); empty: none
+};
+
+// A 16-bit-allocated grayscale image: a gradient plus a fixed pseudo-random texture.
+std::string gray_dicom(const GrayParams& p, bool preamble = true) {
+  DicomWriter w;
+  w.str(2, 1, "OB", std::string("\0\1", 2));
+  w.str(2, 2, "UI", "1.2.840.10008.5.1.4.1.1.7");
+  w.str(2, 3, "UI", "1.2.3.4.5.6.7");
+  w.str(8, 0x16, "UI", "1.2.840.10008.5.1.4.1.1.7");
+  w.str(8, 0x18, "UI", "1.2.3.4.5.6.7");
+  w.str(8, 0x60, "CS", "OT");
+  w.str(0x10, 0x10, "PN", p.patient);
+  w.str(0x10, 0x20, "LO", "PID-31337");
+  w.us(0x28, 2, 1);
+  w.str(0x28, 4, "CS", p.photometric);
+  if (p.frames > 1) w.str(0x28, 8, "IS", std::to_string(p.frames));
+  w.us(0x28, 0x10, static_cast<std::uint16_t>(p.height));
+  w.us(0x28, 0x11, static_cast<std::uint16_t>(p.width));
+  w.us(0x28, 0x100, 16);
+  w.us(0x28, 0x101, static_cast<std::uint16_t>(p.bits_stored));
+  w.us(0x28, 0x102, static_cast<std::uint16_t>(p.bits_stored - 1));
+  w.us(0x28, 0x103, p.is_signed ? 1 : 0);
+  if (!p.window_center.empty()) {
+    w.str(0x28, 0x1050, "DS", p.window_center);
+    w.str(0x28, 0x1051, "DS", p.window_width);
+  }
+  w.str(0x28, 0x1052, "DS", p.intercept);
+  w.str(0x28, 0x1053, "DS", p.slope);
+  if (!p.voi_function.empty()) w.str(0x28, 0x1056, "CS", p.voi_function);
+  std::vector<std::uint16_t> px;
+  std::uint32_t seed = 12345;
+  const int range = 1 << p.bits_stored;
+  for (unsigned f = 0; f < p.frames; ++f)
+    for (unsigned y = 0; y < p.height; ++y)
+      for (unsigned x = 0; x < p.width; ++x) {
+        seed = seed * 1103515245u + 12345u;
+        const int noise = static_cast<int>((seed >> 16) % 301) - 150;
+        int v = static_cast<int>((static_cast<long>(x + y + 7 * f) * (range - 1)) / (p.width + p.height + 14)) + noise;
+        v = std::clamp(v, 0, range - 1);
+        if (p.is_signed) v -= range / 2;
+        px.push_back(static_cast<std::uint16_t>(v & (range - 1)) | static_cast<std::uint16_t>(p.is_signed && v < 0 ? (0xffffu << p.bits_stored) & 0xffff : 0));
+      }
+  w.words(0x7fe0, 0x10, px);
+  return w.bytes(preamble);
+}
+
+// ---- reading PNG back with libpng ---------------------------------------------------------
+
+struct Png {
+  unsigned width = 0, height = 0, channels = 0, depth = 0;
+  std::vector<unsigned> samples;  // row-major, interleaved
+  png_uint_32 res_x = 0, res_y = 0;
+  int res_unit = -1;
+  int text_chunks = 0;
+};
+
+struct PngReadFree {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  ~PngReadFree() { png_destroy_read_struct(&png, &info, nullptr); }
+};
+struct FileClose {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+
+Png read_png(const fs::path& path) {
+  Png out;
+  std::unique_ptr<std::FILE, FileClose> file(std::fopen(path.c_str(), "rb"));
+  if (!file) throw std::runtime_error("cannot open " + path.string());
+  PngReadFree h;
+  h.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  h.info = png_create_info_struct(h.png);
+  if (setjmp(png_jmpbuf(h.png))) throw std::runtime_error("libpng failed on " + path.string());
+  png_init_io(h.png, file.get());
+  png_read_png(h.png, h.info, PNG_TRANSFORM_IDENTITY, nullptr);
+  out.width = png_get_image_width(h.png, h.info);
+  out.height = png_get_image_height(h.png, h.info);
+  out.channels = png_get_channels(h.png, h.info);
+  out.depth = png_get_bit_depth(h.png, h.info);
+  png_get_pHYs(h.png, h.info, &out.res_x, &out.res_y, &out.res_unit);
+  png_textp text = nullptr;
+  out.text_chunks = png_get_text(h.png, h.info, &text, nullptr);
+  png_bytepp rows = png_get_rows(h.png, h.info);
+  for (unsigned y = 0; y < out.height; ++y)
+    for (unsigned i = 0; i < out.width * out.channels; ++i)
+      out.samples.push_back(out.depth == 16 ? (rows[y][2 * i] << 8 | rows[y][2 * i + 1]) : rows[y][i]);
+  return out;
+}
+
+// ---- running the encoder ------------------------------------------------------------------
+
+void convert(const fs::path& in, const fs::path& out, const std::vector<std::string>& options = {}) {
+  auto encoder = mediabatch::make_dicom_encoder();
+  CLI::App app;
+  encoder->add_options(app);
+  std::vector<std::string> args(options.rbegin(), options.rend());  // CLI11 parses a reversed vector
+  app.parse(args);
+  encoder->validate();
+  std::atomic<bool> stop{false};
+  mediabatch::EncodeContext ctx(in, out, 1, &stop, mediabatch::EncodeContext::Clock::time_point::max());
+  encoder->encode(ctx);
+  ctx.commit();
+}
+
+// Largest absolute difference between two images of equal shape (fails the test otherwise).
+unsigned max_diff(const Png& a, const Png& b) {
+  EXPECT_EQ(a.width, b.width);
+  EXPECT_EQ(a.height, b.height);
+  EXPECT_EQ(a.channels, b.channels);
+  if (a.samples.size() != b.samples.size()) return 1u << 20;
+  unsigned worst = 0;
+  for (std::size_t i = 0; i < a.samples.size(); ++i)
+    worst = std::max(worst, static_cast<unsigned>(std::abs(static_cast<int>(a.samples[i]) - static_cast<int>(b.samples[i]))));
+  return worst;
+}
+
+bool distinct_values_at_least(const Png& p, unsigned n) {
+  std::vector<bool> seen(65536);
+  unsigned count = 0;
+  for (auto v : p.samples) if (!seen[v]) { seen[v] = true; ++count; }
+  return count >= n;
+}
+
+// window_option: "+Wi" (the file's first window) or "+Wm" (min-max).
+Png dcmj2pnm(const fs::path& in, const fs::path& out, const std::string& window_option) {
+  std::vector<std::string> argv{"dcmj2pnm", "+on", window_option};
+  if (window_option == "+Wi") argv.push_back("1");
+  argv.push_back(in.string());
+  argv.push_back(out.string());
+  const auto r = mbtest::run(argv);
+  if (r.exit_code != 0) throw std::runtime_error("dcmj2pnm failed: " + r.err);
+  return read_png(out);
+}
+
+// ---- tests --------------------------------------------------------------------------------
+
+class DicomTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  fs::path write(const std::string& name, const std::string& bytes) {
+    const fs::path p = dir / name;
+    mbtest::write_file(p, bytes);
+    return p;
+  }
+};
+
+TEST_F(DicomTest, FileWindowMatchesDcmj2pnm) {
+  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  GrayParams p;
+  p.window_center = "1800\\40";
+  p.window_width = "2500\\80";
+  const auto in = write("cr.dcm", gray_dicom(p));
+  convert(in, dir / "cr.png");
+  const Png ours = read_png(dir / "cr.png");
+  const Png ref = dcmj2pnm(in, dir / "ref.png", "+Wi");
+  EXPECT_EQ(ours.depth, 8u);
+  EXPECT_EQ(ours.channels, 1u);
+  EXPECT_LE(max_diff(ours, ref), 1u);
+  EXPECT_TRUE(distinct_values_at_least(ours, 200));  // the window really spreads the values
+}
+
+TEST_F(DicomTest, DefaultsToFileWindowAndFallsBackToMinMax) {
+  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  GrayParams p;
+  p.window_center = "1000";
+  p.window_width = "400";
+  const auto with = write("with.dcm", gray_dicom(p));
+  convert(with, dir / "with.png");
+  EXPECT_LE(max_diff(read_png(dir / "with.png"), dcmj2pnm(with, dir / "with_ref.png", "+Wi")), 1u);
+  // and the explicit --window file gives the same
+  convert(with, dir / "with_file.png", {"--window", "file"});
+  EXPECT_EQ(max_diff(read_png(dir / "with.png"), read_png(dir / "with_file.png")), 0u);
+
+  p.window_center.clear();
+  const auto without = write("without.dcm", gray_dicom(p));
+  convert(without, dir / "without.png");
+  EXPECT_LE(max_diff(read_png(dir / "without.png"), dcmj2pnm(without, dir / "without_ref.png", "+Wm")), 1u);
+}
+
+TEST_F(DicomTest, MinMaxWithRescaleMatchesDcmj2pnm) {
+  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  GrayParams p;
+  p.slope = "0.5";
+  p.intercept = "-1024";
+  p.window_center = "-300";
+  p.window_width = "700";
+  const auto in = write("ct.dcm", gray_dicom(p));
+  convert(in, dir / "mm.png", {"--window", "minmax"});
+  EXPECT_LE(max_diff(read_png(dir / "mm.png"), dcmj2pnm(in, dir / "mm_ref.png", "+Wm")), 1u);
+  // the file's window applies to rescaled values
+  convert(in, dir / "fw.png");
+  const Png fw = read_png(dir / "fw.png");
+  EXPECT_LE(max_diff(fw, dcmj2pnm(in, dir / "fw_ref.png", "+Wi")), 1u);
+  EXPECT_TRUE(distinct_values_at_least(fw, 100));
+}
+
+TEST_F(DicomTest, SignedPixelsMatchDcmj2pnm) {
+  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  GrayParams p;
+  p.is_signed = true;
+  p.bits_stored = 16;
+  p.window_center = "0";
+  p.window_width = "40000";
+  const auto in = write("signed.dcm", gray_dicom(p));
+  convert(in, dir / "s.png");
+  EXPECT_LE(max_diff(read_png(dir / "s.png"), dcmj2pnm(in, dir / "s_ref.png", "+Wi")), 1u);
+  convert(in, dir / "smm.png", {"--window", "minmax"});
+  EXPECT_LE(max_diff(read_png(dir / "smm.png"), dcmj2pnm(in, dir / "smm_ref.png", "+Wm")), 1u);
+}
+
+TEST_F(DicomTest, Monochrome1IsInverted) {
+  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  GrayParams p;
+  p.photometric = "MONOCHROME1";
+  const auto in = write("m1.dcm", gray_dicom(p));
+  convert(in, dir / "m1.png");
+  const Png m1 = read_png(dir / "m1.png");
+  EXPECT_LE(max_diff(m1, dcmj2pnm(in, dir / "m1_ref.png", "+Wi")), 1u);
+  p.photometric = "MONOCHROME2";
+  convert(write("m2.dcm", gray_dicom(p)), dir / "m2.png");
+  const Png m2 = read_png(dir / "m2.png");
+  ASSERT_EQ(m1.samples.size(), m2.samples.size());
+  for (std::size_t i = 0; i < m1.samples.size(); ++i) ASSERT_EQ(m1.samples[i], 255 - m2.samples[i]) << i;
+}
+
+TEST_F(DicomTest, SigmoidVoiFunctionMatchesDcmj2pnm) {
+  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  GrayParams p;
+  p.voi_function = "SIGMOID";
+  p.window_center = "1500";
+  p.window_width = "1200";
+  const auto in = write("sig.dcm", gray_dicom(p));
+  convert(in, dir / "sig.png");
+  const Png sig = read_png(dir / "sig.png");
+  EXPECT_LE(max_diff(sig, dcmj2pnm(in, dir / "sig_ref.png", "+Wi")), 1u);
+  p.voi_function.clear();
+  convert(write("lin.dcm", gray_dicom(p)), dir / "lin.png");
+  EXPECT_GT(max_diff(sig, read_png(dir / "lin.png")), 5u);  // the function did change the curve
+}
+
+TEST_F(DicomTest, GivenWindow) {
+  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  const auto in = write("g.dcm", gray_dicom(GrayParams{}));
+  convert(in, dir / "g.png", {"--window", "1500,1000"});
+  const auto r = mbtest::run({"dcmj2pnm", "+on", "+Ww", "1500", "1000", in.string(), (dir / "g_ref.png").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LE(max_diff(read_png(dir / "g.png"), read_png(dir / "g_ref.png")), 1u);
+}
+
+TEST_F(DicomTest, CompressedTransferSyntaxesGiveTheSamePixels) {
+  if (!mbtest::have_tool("gdcmconv")) GTEST_SKIP() << "gdcmconv (libgdcm-tools) not installed";
+  GrayParams p;
+  p.width = 96;
+  p.height = 80;
+  const auto raw = write("raw.dcm", gray_dicom(p));
+  convert(raw, dir / "raw.png");
+  const Png ref = read_png(dir / "raw.png");
+  for (const std::string flag : {"--jpeg", "--jpegls", "--j2k", "--rle"}) {
+    SCOPED_TRACE(flag);
+    const fs::path c = dir / ("c" + flag.substr(2) + ".dcm");
+    const auto r = mbtest::run({"gdcmconv", flag, raw.string(), c.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_NE(mbtest::read_file(c), mbtest::read_file(raw));  // really re-encoded
+    convert(c, dir / ("c" + flag.substr(2) + ".png"));
+    EXPECT_EQ(max_diff(read_png(dir / ("c" + flag.substr(2) + ".png")), ref), 0u);
+  }
+}
+
+// 8-bit RGB test pattern: r = x*4, g = y*4, b = (x^y)*4 (64x64).
+std::string rgb_dicom(const std::string& photometric, const std::vector<std::uint8_t>& pixel_bytes,
+                      unsigned width, unsigned height, int planar = 0) {
+  DicomWriter w;
+  w.str(2, 1, "OB", std::string("\0\1", 2));
+  w.str(2, 2, "UI", "1.2.840.10008.5.1.4.1.1.7");
+  w.str(2, 3, "UI", "1.2.3.4.5.6.8");
+  w.str(8, 0x16, "UI", "1.2.840.10008.5.1.4.1.1.7");
+  w.str(8, 0x18, "UI", "1.2.3.4.5.6.8");
+  w.us(0x28, 2, 3);
+  w.str(0x28, 4, "CS", photometric);
+  w.us(0x28, 6, static_cast<std::uint16_t>(planar));
+  w.us(0x28, 0x10, static_cast<std::uint16_t>(height));
+  w.us(0x28, 0x11, static_cast<std::uint16_t>(width));
+  w.us(0x28, 0x100, 8);
+  w.us(0x28, 0x101, 8);
+  w.us(0x28, 0x102, 7);
+  w.us(0x28, 0x103, 0);
+  w.str(0x7fe0, 0x10, "OB", std::string(pixel_bytes.begin(), pixel_bytes.end()));
+  return w.bytes();
+}
+
+std::vector<std::uint8_t> rgb_pattern(unsigned n) {
+  std::vector<std::uint8_t> v;
+  for (unsigned y = 0; y < n; ++y)
+    for (unsigned x = 0; x < n; ++x) {
+      v.push_back(static_cast<std::uint8_t>(x * 4));
+      v.push_back(static_cast<std::uint8_t>(y * 4));
+      v.push_back(static_cast<std::uint8_t>((x ^ y) * 4));
+    }
+  return v;
+}
+
+TEST_F(DicomTest, RgbPlanarAndYbrFull) {
+  const unsigned n = 64;
+  const auto rgb = rgb_pattern(n);
+  convert(write("rgb.dcm", rgb_dicom("RGB", rgb, n, n)), dir / "rgb.png");
+  const Png a = read_png(dir / "rgb.png");
+  ASSERT_EQ(a.channels, 3u);
+  ASSERT_EQ(a.samples.size(), rgb.size());
+  for (std::size_t i = 0; i < rgb.size(); ++i) ASSERT_EQ(a.samples[i], rgb[i]) << i;
+
+  convert(dir / "rgb.dcm", dir / "rgb_crop.png", {"--crop", "10x5+3+2"});
+  const Png cropped = read_png(dir / "rgb_crop.png");
+  ASSERT_EQ(cropped.width, 10u);
+  ASSERT_EQ(cropped.height, 5u);
+  for (unsigned y = 0; y < 5; ++y)
+    for (unsigned x = 0; x < 30; ++x)
+      ASSERT_EQ(cropped.samples[y * 30 + x], rgb[((y + 2) * n + 3) * 3 + x]) << x << "," << y;
+
+  std::vector<std::uint8_t> planar(rgb.size());
+  for (std::size_t i = 0; i < n * n; ++i)
+    for (int c = 0; c < 3; ++c) planar[c * n * n + i] = rgb[3 * i + c];
+  convert(write("planar.dcm", rgb_dicom("RGB", planar, n, n, 1)), dir / "planar.png");
+  EXPECT_EQ(max_diff(read_png(dir / "planar.png"), a), 0u);
+
+  std::vector<std::uint8_t> ybr;
+  for (std::size_t i = 0; i < n * n; ++i) {
+    const double r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
+    const double y = 0.299 * r + 0.587 * g + 0.114 * b;
+    ybr.push_back(static_cast<std::uint8_t>(std::lround(y)));
+    ybr.push_back(static_cast<std::uint8_t>(std::clamp(std::lround(128 + (b - y) / 1.772), 0L, 255L)));
+    ybr.push_back(static_cast<std::uint8_t>(std::clamp(std::lround(128 + (r - y) / 1.402), 0L, 255L)));
+  }
+  convert(write("ybr.dcm", rgb_dicom("YBR_FULL", ybr, n, n)), dir / "ybr.png");
+  EXPECT_LE(max_diff(read_png(dir / "ybr.png"), a), 2u);
+
+  // Uncompressed YBR_FULL_422 (Y1 Y2 Cb Cr per pair) equals YBR_FULL with the pair's chroma.
+  std::vector<std::uint8_t> shared = ybr, packed;
+  for (std::size_t i = 0; i < n * n; i += 2) {
+    shared[3 * (i + 1) + 1] = shared[3 * i + 1];
+    shared[3 * (i + 1) + 2] = shared[3 * i + 2];
+    packed.insert(packed.end(), {shared[3 * i], shared[3 * i + 3], shared[3 * i + 1], shared[3 * i + 2]});
+  }
+  convert(write("shared.dcm", rgb_dicom("YBR_FULL", shared, n, n)), dir / "shared.png");
+  convert(write("422.dcm", rgb_dicom("YBR_FULL_422", packed, n, n)), dir / "422.png");
+  EXPECT_EQ(max_diff(read_png(dir / "422.png"), read_png(dir / "shared.png")), 0u);
+}
+
+TEST_F(DicomTest, CompressedColourGivesTheSamePixels) {
+  if (!mbtest::have_tool("gdcmconv")) GTEST_SKIP() << "gdcmconv (libgdcm-tools) not installed";
+  const unsigned n = 64;
+  const auto raw = write("rgb.dcm", rgb_dicom("RGB", rgb_pattern(n), n, n));
+  convert(raw, dir / "rgb.png");
+  const Png ref = read_png(dir / "rgb.png");
+  for (const std::string flag : {"--jpeg", "--jpegls", "--j2k", "--rle"}) {
+    SCOPED_TRACE(flag);
+    const fs::path c = dir / ("c" + flag.substr(2) + ".dcm");
+    const auto r = mbtest::run({"gdcmconv", flag, raw.string(), c.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    convert(c, dir / ("c" + flag.substr(2) + ".png"));
+    EXPECT_EQ(max_diff(read_png(dir / ("c" + flag.substr(2) + ".png")), ref), 0u);
+  }
+}
+
+TEST_F(DicomTest, JpegBaselineYbrFull422MatchesDcmj2pnm) {
+  for (const char* tool : {"ffmpeg", "img2dcm", "dcmj2pnm"})
+    if (!mbtest::have_tool(tool)) GTEST_SKIP() << tool << " not installed";
+  // img2dcm wraps the JPEG as it is: JPEG Baseline, YBR_FULL_422, as from a camera.
+  const fs::path jpg = dir / "tp.jpg", dcm = dir / "tp.dcm";
+  auto r = mbtest::run({"ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=96x64", "-frames:v", "1",
+                        "-q:v", "2", "-pix_fmt", "yuvj420p", jpg.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = mbtest::run({"img2dcm", jpg.string(), dcm.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_NE(mbtest::read_file(dcm).find("YBR_FULL_422"), std::string::npos);
+  convert(dcm, dir / "tp.png");
+  r = mbtest::run({"dcmj2pnm", "+on", dcm.string(), (dir / "tp_ref.png").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Png ours = read_png(dir / "tp.png");
+  EXPECT_EQ(ours.channels, 3u);
+  EXPECT_LE(max_diff(ours, read_png(dir / "tp_ref.png")), 2u);
+}
+
+TEST_F(DicomTest, PaletteColourIsExpanded) {
+  const unsigned n = 32;
+  DicomWriter w;
+  w.str(2, 1, "OB", std::string("\0\1", 2));
+  w.str(2, 2, "UI", "1.2.840.10008.5.1.4.1.1.7");
+  w.str(2, 3, "UI", "1.2.3.4.5.6.9");
+  w.str(8, 0x16, "UI", "1.2.840.10008.5.1.4.1.1.7");
+  w.str(8, 0x18, "UI", "1.2.3.4.5.6.9");
+  w.us(0x28, 2, 1);
+  w.str(0x28, 4, "CS", "PALETTE COLOR");
+  w.us(0x28, 0x10, n);
+  w.us(0x28, 0x11, n);
+  w.us(0x28, 0x100, 8);
+  w.us(0x28, 0x101, 8);
+  w.us(0x28, 0x102, 7);
+  w.us(0x28, 0x103, 0);
+  // 256 entries, first mapped 0, 16-bit entries
+  for (std::uint16_t e : {0x1101, 0x1102, 0x1103}) {
+    w.add(0x28, e, "US", std::string("\0\1\0\0\x10\0", 6));
+  }
+  std::vector<std::uint16_t> red, green, blue;
+  for (unsigned i = 0; i < 256; ++i) {
+    red.push_back(static_cast<std::uint16_t>(i * 257));
+    green.push_back(static_cast<std::uint16_t>((255 - i) * 257));
+    blue.push_back(static_cast<std::uint16_t>((i % 2) ? 0xffff : 0));
+  }
+  w.words(0x28, 0x1201, red);
+  w.words(0x28, 0x1202, green);
+  w.words(0x28, 0x1203, blue);
+  std::string px;
+  for (unsigned i = 0; i < n * n; ++i) px.push_back(static_cast<char>((i * 7) & 0xff));
+  w.str(0x7fe0, 0x10, "OB", px);
+  convert(write("pal.dcm", w.bytes()), dir / "pal.png");
+  const Png p = read_png(dir / "pal.png");
+  ASSERT_EQ(p.channels, 3u);
+  ASSERT_EQ(p.samples.size(), n * n * 3);
+  for (unsigned i = 0; i < n * n; ++i) {
+    const unsigned idx = (i * 7) & 0xff;
+    ASSERT_EQ(p.samples[3 * i], idx) << i;
+    ASSERT_EQ(p.samples[3 * i + 1], 255 - idx) << i;
+    ASSERT_EQ(p.samples[3 * i + 2], (idx % 2) ? 255u : 0u) << i;
+  }
+}
+
+TEST_F(DicomTest, CropAfterWindowing) {
+  GrayParams p;
+  p.window_center.clear();  // min-max over the whole image, not the crop
+  const auto in = write("c.dcm", gray_dicom(p));
+  convert(in, dir / "full.png");
+  convert(in, dir / "crop.png", {"--crop", "20x10+30+5"});
+  const Png full = read_png(dir / "full.png"), crop = read_png(dir / "crop.png");
+  ASSERT_EQ(crop.width, 20u);
+  ASSERT_EQ(crop.height, 10u);
+  for (unsigned y = 0; y < 10; ++y)
+    for (unsigned x = 0; x < 20; ++x)
+      ASSERT_EQ(crop.samples[y * 20 + x], full.samples[(y + 5) * full.width + x + 30]) << x << "," << y;
+
+  try {
+    convert(in, dir / "bad.png", {"--crop", "40x10+30+5"});
+    FAIL() << "a crop outside the image must fail";
+  } catch (const mediabatch::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("outside"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "bad.png"));
+  EXPECT_THROW(convert(in, dir / "x.png", {"--crop", "nonsense"}), mediabatch::UsageError);
+}
+
+TEST_F(DicomTest, DensityAndNoTextChunks) {
+  const auto in = write("d.dcm", gray_dicom(GrayParams{}));
+  convert(in, dir / "d300.png");
+  const Png a = read_png(dir / "d300.png");
+  EXPECT_EQ(a.res_unit, PNG_RESOLUTION_METER);
+  EXPECT_EQ(a.res_x, 11811u);  // 300 dpi
+  EXPECT_EQ(a.res_y, 11811u);
+  EXPECT_EQ(a.text_chunks, 0);
+  const std::string bytes = mbtest::read_file(dir / "d300.png");
+  EXPECT_EQ(bytes.find("DOE"), std::string::npos);
+  EXPECT_EQ(bytes.find("PID-31337"), std::string::npos);
+  convert(in, dir / "d150.png", {"--density", "150"});
+  EXPECT_EQ(read_png(dir / "d150.png").res_x, 5906u);
+}
+
+TEST_F(DicomTest, Depth16) {
+  GrayParams p;
+  const auto in = write("d.dcm", gray_dicom(p));
+  convert(in, dir / "8.png");
+  convert(in, dir / "16.png", {"--depth", "16"});
+  const Png a = read_png(dir / "8.png"), b = read_png(dir / "16.png");
+  ASSERT_EQ(b.depth, 16u);
+  ASSERT_EQ(a.samples.size(), b.samples.size());
+  bool finer = false;
+  for (std::size_t i = 0; i < a.samples.size(); ++i) {
+    EXPECT_LE(std::abs(static_cast<int>(b.samples[i] / 257.0 + 0.5) - static_cast<int>(a.samples[i])), 1) << i;
+    finer = finer || b.samples[i] % 257 != 0;
+  }
+  EXPECT_TRUE(finer);
+  EXPECT_THROW(convert(in, dir / "x.png", {"--depth", "12"}), CLI::ValidationError);
+}
+
+TEST_F(DicomTest, FramesFirstAndAll) {
+  GrayParams p;
+  p.frames = 3;
+  p.window_center.clear();
+  const auto in = write("multi.dcm", gray_dicom(p));
+  convert(in, dir / "multi.png");
+  EXPECT_TRUE(fs::exists(dir / "multi.png"));
+  EXPECT_FALSE(fs::exists(dir / "multi_0001.png"));
+  convert(in, dir / "multi.png", {"--frames", "all"});
+  std::vector<Png> frames;
+  for (int f = 1; f <= 3; ++f) {
+    const fs::path out = dir / ("multi_000" + std::to_string(f) + ".png");
+    ASSERT_TRUE(fs::exists(out)) << out;
+    frames.push_back(read_png(out));
+  }
+  EXPECT_EQ(max_diff(frames[0], read_png(dir / "multi.png")), 0u);
+  EXPECT_NE(frames[0].samples, frames[1].samples);
+  EXPECT_NE(frames[1].samples, frames[2].samples);
+}
+
+TEST_F(DicomTest, NoPixelDataIsSkippedWithThatReason) {
+  DicomWriter w;
+  w.str(2, 1, "OB", std::string("\0\1", 2));
+  w.str(2, 2, "UI", "1.2.840.10008.5.1.4.1.1.88.11");
+  w.str(2, 3, "UI", "1.2.3.4.5.6.10");
+  w.str(8, 0x16, "UI", "1.2.840.10008.5.1.4.1.1.88.11");
+  w.str(8, 0x18, "UI", "1.2.3.4.5.6.10");
+  w.str(8, 0x60, "CS", "SR");
+  w.str(0x10, 0x10, "PN", "DOE^JOHN");
+  const auto in = write("sr.dcm", w.bytes());
+  auto encoder = mediabatch::make_dicom_encoder();
+  const std::string head = mbtest::read_file(in).substr(0, 4096);
+  EXPECT_TRUE(encoder->accepts({in, head}));
+  try {
+    convert(in, dir / "sr.png");
+    FAIL() << "no pixel data must be skipped";
+  } catch (const mediabatch::Skip& e) {
+    EXPECT_STREQ(e.what(), "no pixel data");
+  }
+  EXPECT_FALSE(fs::exists(dir / "sr.png"));
+
+  // A truncated uncompressed file fails instead of giving black rows.
+  const std::string whole = gray_dicom(GrayParams{});
+  const auto cut = write("cut.dcm", whole.substr(0, whole.size() / 2));
+  try {
+    convert(cut, dir / "cut.png");
+    FAIL() << "a truncated file must fail";
+  } catch (const mediabatch::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+
+  const auto junk = write("junk.dcm", std::string(300, 'x'));
+  EXPECT_THROW(convert(junk, dir / "junk.png"), mediabatch::Error);
+}
+
+TEST_F(DicomTest, RecognisesByContent) {
+  auto encoder = mediabatch::make_dicom_encoder();
+  const std::string with = gray_dicom(GrayParams{});
+  const std::string without = gray_dicom(GrayParams{}, false);
+  EXPECT_TRUE(encoder->accepts({"a.bin", std::string_view(with).substr(0, 4096)}));
+  EXPECT_TRUE(encoder->accepts({"b", std::string_view(without).substr(0, 4096)}));
+  EXPECT_FALSE(encoder->accepts({"c.dcm", "hello, this is plain text and not DICOM at all...."}));
+  EXPECT_FALSE(encoder->accepts({"d.dcm", std::string(200, '\0')}));
+  const std::string png_head = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+  EXPECT_FALSE(encoder->accepts({"e.dcm", png_head}));
+  EXPECT_EQ(encoder->output_name("/x/scan.dcm"), fs::path("scan.png"));
+  EXPECT_EQ(encoder->output_name("IM0001"), fs::path("IM0001.png"));
+
+  // A file without the preamble decodes like the one with it.
+  if (!mbtest::have_tool("dcmj2pnm")) return;
+  const auto in = write("bare", without);
+  const auto in2 = write("full.dcm", with);
+  convert(in, dir / "bare.png");
+  convert(in2, dir / "full.png");
+  EXPECT_EQ(max_diff(read_png(dir / "bare.png"), read_png(dir / "full.png")), 0u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(DicomTest, BundledAssetsMatchDcmj2pnm) {
+  for (const char* tool : {"gdcmconv", "dcmj2pnm"})
+    if (!mbtest::have_tool(tool)) GTEST_SKIP() << tool << " not installed";
+  // CT phantom, JPEG-LS lossless, signed with Rescale Intercept -1024 and two windows.
+  // dcmj2pnm cannot read JPEG-LS, so it renders gdcmconv's uncompressed copy.
+  const fs::path ct = mbtest::asset("dicom_ct_phantom_jpegls.dcm"), raw = dir / "ct_raw.dcm";
+  auto r = mbtest::run({"gdcmconv", "--raw", ct.string(), raw.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  convert(ct, dir / "ct.png");
+  const Png ours = read_png(dir / "ct.png");
+  EXPECT_EQ(ours.width, 256u);
+  EXPECT_LE(max_diff(ours, dcmj2pnm(raw, dir / "ct_ref.png", "+Wi")), 1u);
+  EXPECT_TRUE(distinct_values_at_least(ours, 50));
+
+  const fs::path colour = mbtest::asset("dicom_colour_jpeg.dcm");
+  convert(colour, dir / "colour.png");
+  r = mbtest::run({"dcmj2pnm", "+on", colour.string(), (dir / "colour_ref.png").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LE(max_diff(read_png(dir / "colour.png"), read_png(dir / "colour_ref.png")), 2u);
+}
+
+TEST_F(DicomTest, CommandLine) {
+  if (!fs::exists(MEDIABATCH_BINARY)) GTEST_SKIP() << "build/mediabatch not built";
+  GrayParams p;
+  const auto good = write("good.dcm", gray_dicom(p));
+  const auto bare = write("IM0001", gray_dicom(p, false));
+  write("notes.txt", "not an image");
+  const fs::path out = dir / "out";
+  auto r = mbtest::mediabatch({"dicom", "--progress", "never", "--density", "72", "--crop", "32x16+4+4",
+                               good.string(), bare.string(), (dir / "notes.txt").string(), "-o", out.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(fs::exists(out / "good.png")) << r.out << r.err;
+  ASSERT_TRUE(fs::exists(out / "IM0001.png")) << r.out << r.err;
+  EXPECT_FALSE(fs::exists(out / "notes.png"));
+  const Png a = read_png(out / "good.png");
+  EXPECT_EQ(a.width, 32u);
+  EXPECT_EQ(a.height, 16u);
+  EXPECT_EQ(a.res_x, 2835u);  // 72 dpi
+  EXPECT_EQ(max_diff(a, read_png(out / "IM0001.png")), 0u);
+
+  // One file failing (crop outside it) leaves the other converted and the exit code non-zero.
+  GrayParams small;
+  small.width = 16;
+  small.height = 16;
+  const auto tiny = write("tiny.dcm", gray_dicom(small));
+  r = mbtest::mediabatch({"dicom", "--progress", "never", "--crop", "32x16+4+4", good.string(), tiny.string(),
+                          "-o", (dir / "out2").string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE((r.out + r.err).find("outside the 16x16 image"), std::string::npos) << r.out << r.err;
+  EXPECT_TRUE(fs::exists(dir / "out2" / "good.png"));
+  EXPECT_FALSE(fs::exists(dir / "out2" / "tiny.png"));
+
+  r = mbtest::mediabatch({"dicom", "--window", "wide", good.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+}
+
+}  // namespace
