@@ -6,7 +6,8 @@ namespace mediabatch {
 // One X(NAME) per folder under src/encoders/; `convert` asks them in this order.
 #define MEDIABATCH_ENCODERS(X) \
   X(thumbs) \
-  X(dicom)
+  X(dicom) \
+  X(video)
 
 #define MEDIABATCH_DECLARE(name) std::unique_ptr<Encoder> make_##name##_encoder();
 MEDIABATCH_ENCODERS(MEDIABATCH_DECLARE)

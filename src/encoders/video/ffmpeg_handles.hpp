@@ -1,0 +1,78 @@
+#pragma once
+// RAII owners for FFmpeg's C handles: one deleter per free function and a unique_ptr alias,
+// as Chromium does (media/ffmpeg/ffmpeg_deleters.h). Destructors only release; steps that
+// finish a file and can fail (av_write_trailer, avio_closep) are called explicitly.
+#include <memory>
+#include <string>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/audio_fifo.h>
+#include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
+}
+
+namespace mediabatch::video {
+
+struct InputFormatClose {
+  void operator()(AVFormatContext* c) const noexcept { avformat_close_input(&c); }
+};
+using InputFormat = std::unique_ptr<AVFormatContext, InputFormatClose>;
+
+// An output context owns its AVIOContext unless the format needs no file.
+struct OutputFormatFree {
+  void operator()(AVFormatContext* c) const noexcept {
+    if (c->pb && !(c->oformat->flags & AVFMT_NOFILE)) avio_closep(&c->pb);
+    avformat_free_context(c);
+  }
+};
+using OutputFormat = std::unique_ptr<AVFormatContext, OutputFormatFree>;
+
+struct CodecContextFree {
+  void operator()(AVCodecContext* c) const noexcept { avcodec_free_context(&c); }
+};
+using CodecContext = std::unique_ptr<AVCodecContext, CodecContextFree>;
+
+struct FrameFree {
+  void operator()(AVFrame* f) const noexcept { av_frame_free(&f); }
+};
+using Frame = std::unique_ptr<AVFrame, FrameFree>;
+
+struct PacketFree {
+  void operator()(AVPacket* p) const noexcept { av_packet_free(&p); }
+};
+using Packet = std::unique_ptr<AVPacket, PacketFree>;
+
+struct SwsContextFree {
+  void operator()(SwsContext* s) const noexcept { sws_freeContext(s); }
+};
+using ScaleContext = std::unique_ptr<SwsContext, SwsContextFree>;
+
+struct SwrContextFree {
+  void operator()(SwrContext* s) const noexcept { swr_free(&s); }
+};
+using ResampleContext = std::unique_ptr<SwrContext, SwrContextFree>;
+
+struct AudioFifoFree {
+  void operator()(AVAudioFifo* f) const noexcept { av_audio_fifo_free(f); }
+};
+using AudioFifo = std::unique_ptr<AVAudioFifo, AudioFifoFree>;
+
+// An AVChannelLayout by value; a custom-order layout owns a map that needs uninit.
+struct ChannelLayout {
+  AVChannelLayout layout{};
+  ChannelLayout() = default;
+  ChannelLayout(const ChannelLayout&) = delete;
+  ChannelLayout& operator=(const ChannelLayout&) = delete;
+  ~ChannelLayout() { av_channel_layout_uninit(&layout); }
+};
+
+// FFmpeg's own message for an error code ("Invalid data found when processing input").
+inline std::string av_error(int code) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(code, buf, sizeof buf);
+  return buf;
+}
+
+}  // namespace mediabatch::video

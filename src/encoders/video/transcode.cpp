@@ -1,0 +1,624 @@
+// Demux -> decode -> swscale / swresample -> libtheora / libvorbis -> Matroska or Ogg, the way
+// the ffmpeg CLI does it with `-c:v libtheora -q:v N -c:a libvorbis -q:a N -sn`, but in-process.
+#include "transcode.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ffmpeg_handles.hpp"
+#include "mediabatch/errors.hpp"
+
+extern "C" {
+#include <libavutil/channel_layout.h>
+#include <libavutil/mathematics.h>
+#include <libavutil/pixdesc.h>
+}
+
+namespace mediabatch::video {
+
+namespace {
+
+constexpr AVRational kMicroseconds{1, AV_TIME_BASE};
+constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
+constexpr int64_t kMaxDuplicates = 1000;  // as many frames as ffmpeg repeats before it warns
+
+[[noreturn]] void fail(const std::string& what, int code) {
+  // AVERROR_EXIT comes back from any blocking call once the interrupt callback said stop.
+  if (code == AVERROR_EXIT) throw Cancelled("stopped");
+  throw Error(what + ": " + av_error(code));
+}
+
+int interrupt_requested(void* opaque) {
+  return static_cast<const EncodeContext*>(opaque)->should_stop() ? 1 : 0;
+}
+
+// Vorbis fixes the channel order per channel count (libavcodec/vorbis_data.c); converting to
+// it with swresample keeps every channel where it belongs.
+uint64_t vorbis_layout_mask(int channels) {
+  switch (channels) {
+    case 1: return AV_CH_LAYOUT_MONO;
+    case 2: return AV_CH_LAYOUT_STEREO;
+    case 3: return AV_CH_LAYOUT_SURROUND;
+    case 4: return AV_CH_LAYOUT_QUAD;
+    case 5: return AV_CH_LAYOUT_5POINT0_BACK;
+    case 6: return AV_CH_LAYOUT_5POINT1_BACK;
+    case 7: return AV_CH_LAYOUT_6POINT1;
+    case 8: return AV_CH_LAYOUT_7POINT1;
+    default: return AV_CH_LAYOUT_STEREO;
+  }
+}
+
+std::string seconds_text(int64_t us) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f s", static_cast<double>(us) / AV_TIME_BASE);
+  return buf;
+}
+
+CodecContext open_decoder(AVStream* st, int threads, const std::string& kind) {
+  const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
+  if (!codec) throw Error("no decoder for the " + kind + " codec " + avcodec_get_name(st->codecpar->codec_id));
+  CodecContext dec(avcodec_alloc_context3(codec));
+  if (!dec) throw Error("out of memory");
+  int r = avcodec_parameters_to_context(dec.get(), st->codecpar);
+  if (r < 0) fail("setting up the " + kind + " decoder", r);
+  dec->pkt_timebase = st->time_base;
+  dec->thread_count = threads;
+  r = avcodec_open2(dec.get(), codec, nullptr);
+  if (r < 0) fail(std::string("opening the ") + codec->name + " decoder", r);
+  return dec;
+}
+
+const AVCodec* find_encoder(const char* name) {
+  const AVCodec* codec = avcodec_find_encoder_by_name(name);
+  if (!codec) throw Error(std::string("this FFmpeg has no ") + name + " encoder");
+  return codec;
+}
+
+void copy_stream_tags(const AVStream* from, AVStream* to) {
+  for (const char* key : {"language", "title"}) {
+    if (const AVDictionaryEntry* e = av_dict_get(from->metadata, key, nullptr, 0))
+      av_dict_set(&to->metadata, key, e->value, 0);
+  }
+}
+
+// Where an output stream's packets go.
+struct Sink {
+  AVFormatContext* format = nullptr;
+  AVStream* stream = nullptr;
+  AVCodecContext* encoder = nullptr;
+  AVPacket* packet = nullptr;
+  const char* what = "";  // "Theora" / "Vorbis", for messages
+  std::int64_t packets = 0;
+
+  // Moves every packet the encoder has ready into the muxer.
+  void drain(bool video) {
+    for (;;) {
+      int r = avcodec_receive_packet(encoder, packet);
+      if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
+      if (r < 0) fail(std::string("encoding ") + what, r);
+      if (video && packet->duration == 0) packet->duration = 1;
+      write();
+    }
+  }
+  // Hands `packet` (timestamps in the encoder's time base) to the muxer.
+  void write() {
+    av_packet_rescale_ts(packet, encoder->time_base, stream->time_base);
+    packet->stream_index = stream->index;
+    int r = av_interleaved_write_frame(format, packet);  // takes the packet's reference
+    if (r < 0) fail("writing the output", r);
+    ++packets;
+  }
+  void send(const AVFrame* frame, bool video) {
+    int r = avcodec_send_frame(encoder, frame);
+    if (r < 0) fail(std::string("encoding ") + what, r);
+    drain(video);
+  }
+};
+
+// What the whole file shares: the time origin and the limits from --start / --duration.
+struct Timeline {
+  int64_t origin_us = 0;        // input time that becomes 0 in the output
+  bool trim_start = false;      // drop what lies before the origin (--start was given)
+  int64_t end_us = kNoLimit;    // output time where the output ends (--duration)
+};
+
+struct VideoTrack {
+  AVStream* in = nullptr;
+  CodecContext decoder;
+  CodecContext encoder;
+  Sink sink;
+  ScaleContext scaler;
+  Frame scaled;
+  Frame last;                  // constant rate only: the frame sent last
+  bool constant_rate = false;  // Ogg: duplicate or drop frames to keep a constant rate
+  int64_t next_pts = 0;        // next output timestamp, in the encoder's time base (frames)
+  int64_t reached_us = 0;      // output time where the last decoded frame ends
+  int64_t decoded = 0;
+  bool done = false;
+
+  void on_frame(AVFrame* f, const Timeline& time, const EncodeContext& ctx) {
+    ++decoded;
+    const AVRational tb = encoder->time_base;
+    double ipts = static_cast<double>(next_pts);
+    int64_t ts = f->best_effort_timestamp;
+    if (ts != AV_NOPTS_VALUE) {
+      int64_t rel_us = av_rescale_q(ts, in->time_base, kMicroseconds) - time.origin_us;
+      if (time.trim_start && rel_us < 0) return;
+      if (rel_us >= time.end_us) {
+        done = true;
+        return;
+      }
+      int64_t length_us = f->pkt_duration > 0 ? av_rescale_q(f->pkt_duration, in->time_base, kMicroseconds)
+                                          : av_rescale_q(1, encoder->time_base, kMicroseconds);
+      reached_us = std::max(reached_us, rel_us + length_us);
+      ipts = static_cast<double>(rel_us) * tb.den / (static_cast<double>(tb.num) * AV_TIME_BASE);
+    }
+    // The ffmpeg CLI's frame-rate logic (fftools/ffmpeg.c do_video_out): with a variable-rate
+    // muxer a frame keeps its own time, rounded to the encoder's time base; with Ogg the rate
+    // is constant, so frames are duplicated or dropped to fill the grid.
+    int64_t copies = 1;   // output frames for this input frame...
+    int64_t repeats = 0;  // ...of which the first ones repeat the previous frame (a pause)
+    const double delta0 = ipts - static_cast<double>(next_pts);
+    const double delta = delta0 + 1;
+    if (constant_rate) {
+      if (delta < -1.1) {
+        copies = 0;
+      } else if (delta > 1.1) {
+        copies = std::llrint(delta);
+        if (last && delta0 > 0.5) repeats = std::min<int64_t>(std::llrint(delta0), copies - 1);
+      }
+      if (copies > kMaxDuplicates) {  // a broken timestamp, not a pause: jump instead of filling
+        copies = 1;
+        repeats = 0;
+        next_pts = std::llrint(ipts);
+      }
+    } else {
+      if (delta <= -0.6)
+        copies = 0;
+      else if (delta > 0.6)
+        next_pts = std::llrint(ipts);
+    }
+    if (copies == 0) return;
+    for (int64_t i = 0; i < repeats; ++i, --copies) {
+      if (ctx.should_stop()) throw Cancelled("stopped");
+      last->pts = next_pts++;
+      encode(last.get());
+    }
+
+    AVFrame* out = f;
+    if (f->width != encoder->width || f->height != encoder->height || f->format != AV_PIX_FMT_YUV420P) {
+      scaler.reset(sws_getCachedContext(scaler.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format),
+                                        encoder->width, encoder->height, AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr,
+                                        nullptr, nullptr));
+      if (!scaler) {
+        const char* name = av_get_pix_fmt_name(static_cast<AVPixelFormat>(f->format));
+        throw Error(std::string("cannot convert ") + (name ? name : "an unknown pixel format") + " " +
+                    std::to_string(f->width) + "x" + std::to_string(f->height) + " to yuv420p");
+      }
+      int r = av_frame_make_writable(scaled.get());
+      if (r < 0) fail("allocating a frame", r);
+      sws_scale(scaler.get(), f->data, f->linesize, 0, f->height, scaled->data, scaled->linesize);
+      out = scaled.get();
+    }
+    out->pict_type = AV_PICTURE_TYPE_NONE;  // let the encoder choose its key frames
+    for (int64_t i = 0; i < copies; ++i) {
+      if (i > 0 && ctx.should_stop()) throw Cancelled("stopped");
+      out->pts = next_pts++;
+      encode(out);
+    }
+    if (constant_rate) {  // kept to fill a pause before the next frame
+      if (!last) last.reset(av_frame_alloc());
+      if (!last) throw Error("out of memory");
+      av_frame_unref(last.get());
+      int r = av_frame_ref(last.get(), out);
+      if (r < 0) fail("keeping a frame", r);
+    }
+  }
+
+  void encode(const AVFrame* f) { sink.send(f, true); }
+
+  void flush() { sink.send(nullptr, true); }
+};
+
+struct AudioTrack {
+  AVStream* in = nullptr;
+  CodecContext decoder;
+  CodecContext encoder;
+  Sink sink;
+  ResampleContext resampler;
+  int resampler_format = -1;  // the input side the resampler was set up for
+  int resampler_rate = 0;
+  ChannelLayout resampler_layout;
+  AudioFifo fifo;
+  Frame converted;  // swresample's output, grown as needed
+  Frame chunk;      // exactly frame_size samples for the encoder
+  int frame_size = 0;
+  int64_t write_pos = AV_NOPTS_VALUE;  // output time of the next converted sample, in samples
+  int64_t fifo_pts = 0;                // output time of the first sample in the FIFO
+  int64_t end_sample = kNoLimit;
+  bool trim_start = false;
+  int64_t decoded = 0;
+  bool done = false;
+
+  void configure_resampler(const AVFrame* f) {
+    ChannelLayout layout;
+    if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || f->ch_layout.nb_channels <= 0) {
+      int channels = f->ch_layout.nb_channels > 0 ? f->ch_layout.nb_channels : decoder->ch_layout.nb_channels;
+      av_channel_layout_default(&layout.layout, channels);
+    } else {
+      int r = av_channel_layout_copy(&layout.layout, &f->ch_layout);
+      if (r < 0) fail("copying a channel layout", r);
+    }
+    if (resampler && f->format == resampler_format && f->sample_rate == resampler_rate &&
+        av_channel_layout_compare(&layout.layout, &resampler_layout.layout) == 0)
+      return;
+    SwrContext* raw = nullptr;
+    int r = swr_alloc_set_opts2(&raw, &encoder->ch_layout, encoder->sample_fmt, encoder->sample_rate, &layout.layout,
+                                static_cast<AVSampleFormat>(f->format), f->sample_rate, 0, nullptr);
+    ResampleContext swr(raw);
+    if (r < 0) fail("setting up the audio conversion", r);
+    r = swr_init(swr.get());
+    if (r < 0) fail("setting up the audio conversion", r);
+    resampler = std::move(swr);
+    resampler_format = f->format;
+    resampler_rate = f->sample_rate;
+    av_channel_layout_uninit(&resampler_layout.layout);
+    r = av_channel_layout_copy(&resampler_layout.layout, &layout.layout);
+    if (r < 0) fail("copying a channel layout", r);
+  }
+
+  void ensure_converted_capacity(int samples) {
+    if (converted && converted->nb_samples >= samples) return;
+    Frame f(av_frame_alloc());
+    if (!f) throw Error("out of memory");
+    f->format = encoder->sample_fmt;
+    f->sample_rate = encoder->sample_rate;
+    int r = av_channel_layout_copy(&f->ch_layout, &encoder->ch_layout);
+    if (r < 0) fail("copying a channel layout", r);
+    f->nb_samples = std::max(samples, 4096);
+    r = av_frame_get_buffer(f.get(), 0);
+    if (r < 0) fail("allocating audio buffers", r);
+    converted = std::move(f);
+  }
+
+  // Appends converted samples at write_pos, keeping only [0 if trimming, end_sample).
+  void push(uint8_t** planes, int count) {
+    if (count <= 0) return;
+    const int64_t begin = write_pos, end = write_pos + count;
+    write_pos = end;
+    const int64_t keep_begin = trim_start ? std::max<int64_t>(begin, 0) : begin;
+    const int64_t keep_end = std::min(end, end_sample);
+    if (keep_end >= end_sample) done = true;
+    if (keep_end <= keep_begin) return;
+    if (av_audio_fifo_size(fifo.get()) == 0) fifo_pts = keep_begin;
+    const auto offset = static_cast<std::size_t>(keep_begin - begin) * sizeof(float);
+    std::vector<void*> from(static_cast<std::size_t>(encoder->ch_layout.nb_channels));
+    for (std::size_t c = 0; c < from.size(); ++c) from[c] = planes[c] + offset;
+    const int n = static_cast<int>(keep_end - keep_begin);
+    int r = av_audio_fifo_write(fifo.get(), from.data(), n);
+    if (r < n) fail("buffering audio", r < 0 ? r : AVERROR(ENOMEM));
+  }
+
+  // Hands the FIFO to the encoder in frame_size pieces; at the end also the short remainder.
+  void send_chunks(bool last) {
+    for (;;) {
+      const int available = av_audio_fifo_size(fifo.get());
+      if (available == 0 || (available < frame_size && !last)) return;
+      const int n = std::min(available, frame_size);
+      int r = av_frame_make_writable(chunk.get());
+      if (r < 0) fail("allocating audio buffers", r);
+      chunk->nb_samples = n;
+      if (av_audio_fifo_read(fifo.get(), reinterpret_cast<void**>(chunk->extended_data), n) < n)
+        throw Error("reading buffered audio");
+      chunk->pts = fifo_pts;
+      fifo_pts += n;
+      sink.send(chunk.get(), false);
+    }
+  }
+
+  void on_frame(AVFrame* f, const Timeline& time) {
+    ++decoded;
+    if (write_pos == AV_NOPTS_VALUE) {
+      // Later frames follow on sample by sample from the first one's time, as with the
+      // ffmpeg CLI without -async: no gaps are filled, nothing drifts.
+      int64_t rel_us = 0;
+      if (f->best_effort_timestamp != AV_NOPTS_VALUE)
+        rel_us = av_rescale_q(f->best_effort_timestamp, in->time_base, kMicroseconds) - time.origin_us;
+      write_pos = av_rescale(rel_us, encoder->sample_rate, AV_TIME_BASE);
+      end_sample = time.end_us == kNoLimit ? kNoLimit : av_rescale(time.end_us, encoder->sample_rate, AV_TIME_BASE);
+      trim_start = time.trim_start;
+    }
+    configure_resampler(f);
+    const int room = swr_get_out_samples(resampler.get(), f->nb_samples);
+    if (room < 0) fail("converting audio", room);
+    ensure_converted_capacity(room);
+    const int got = swr_convert(resampler.get(), converted->extended_data, converted->nb_samples,
+                                const_cast<const uint8_t**>(f->extended_data), f->nb_samples);
+    if (got < 0) fail("converting audio", got);
+    push(converted->extended_data, got);
+    send_chunks(false);
+  }
+
+  void flush() {
+    if (resampler) {
+      ensure_converted_capacity(4096);
+      for (;;) {
+        const int got = swr_convert(resampler.get(), converted->extended_data, converted->nb_samples, nullptr, 0);
+        if (got < 0) fail("converting audio", got);
+        if (got == 0) break;
+        push(converted->extended_data, got);
+      }
+    }
+    send_chunks(true);
+    sink.send(nullptr, false);
+  }
+};
+
+// Sends one packet (or the end, when packet is null) to a decoder and hands on every frame.
+template <typename OnFrame>
+void decode(AVCodecContext* dec, const AVPacket* packet, AVFrame* frame, const std::string& kind, const int64_t& count,
+            OnFrame&& on_frame) {
+  int r = avcodec_send_packet(dec, packet);
+  if (r < 0 && r != AVERROR_EOF) fail("decoding " + kind + " frame " + std::to_string(count + 1), r);
+  for (;;) {
+    r = avcodec_receive_frame(dec, frame);
+    if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
+    if (r < 0) fail("decoding " + kind + " frame " + std::to_string(count + 1), r);
+    // The decoder concealed damage (what `ffmpeg -xerror` stops on as "corrupt decoded
+    // frame"): the input is broken midway, and the output would show it.
+    if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT))
+      throw Error("decoding " + kind + " frame " + std::to_string(count + 1) + ": " + av_error(AVERROR_INVALIDDATA) +
+                  " (damaged data concealed)");
+    on_frame(frame);
+    av_frame_unref(frame);
+  }
+}
+
+}  // namespace
+
+void transcode(EncodeContext& ctx, const Settings& settings) {
+  const std::string input_path = ctx.input().string();
+  const AVIOInterruptCB interrupt{&interrupt_requested, &ctx};
+  const int threads = std::max(1, ctx.threads());
+
+  AVFormatContext* raw_in = avformat_alloc_context();
+  if (!raw_in) throw Error("out of memory");
+  raw_in->interrupt_callback = interrupt;
+  int r = avformat_open_input(&raw_in, input_path.c_str(), nullptr, nullptr);  // frees raw_in on failure
+  if (r < 0) fail("opening the input", r);
+  InputFormat in(raw_in);
+  r = avformat_find_stream_info(in.get(), nullptr);
+  if (r < 0) fail("reading the stream parameters", r);
+
+  // The first video stream (cover art is not video), the first or every audio stream;
+  // subtitles and data are dropped.
+  AVStream* video_in = nullptr;
+  std::vector<AVStream*> audio_in;
+  for (unsigned i = 0; i < in->nb_streams; ++i) {
+    AVStream* st = in->streams[i];
+    const AVMediaType type = st->codecpar->codec_type;
+    if (type == AVMEDIA_TYPE_VIDEO && !video_in && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+      video_in = st;
+    else if (type == AVMEDIA_TYPE_AUDIO && (settings.all_audio || audio_in.empty()))
+      audio_in.push_back(st);
+  }
+  if (!video_in && audio_in.empty()) throw Error("no audio or video stream in the input");
+
+  Timeline time;
+  time.origin_us = in->start_time != AV_NOPTS_VALUE ? in->start_time : 0;
+  if (settings.start > 0) {
+    time.origin_us += std::llround(settings.start * AV_TIME_BASE);
+    time.trim_start = true;
+    // Like ffmpeg's -ss before -i: seek to the key frame before, decode from there, drop
+    // what comes before the start.
+    r = avformat_seek_file(in.get(), -1, std::numeric_limits<int64_t>::min(), time.origin_us, time.origin_us, 0);
+    if (r < 0) {
+      if (r == AVERROR_EXIT) fail("seeking", r);
+      ctx.warn("could not seek to " + seconds_text(time.origin_us) + " (" + av_error(r) +
+               "), decoding from the beginning");
+    }
+  }
+  if (settings.duration >= 0) time.end_us = std::llround(settings.duration * AV_TIME_BASE);
+
+  // The output.
+  const std::string output_path = ctx.temp_output().string();
+  AVFormatContext* raw_out = nullptr;
+  r = avformat_alloc_output_context2(&raw_out, nullptr, settings.ogg ? "ogv" : "matroska", output_path.c_str());
+  if (r < 0) fail("setting up the output", r);
+  OutputFormat out(raw_out);
+  out->interrupt_callback = interrupt;
+  const bool global_header = (out->oformat->flags & AVFMT_GLOBALHEADER) != 0;
+  av_dict_copy(&out->metadata, in->metadata, 0);
+  av_dict_set(&out->metadata, "encoder", nullptr, 0);
+
+  Packet packet(av_packet_alloc());
+  Packet out_packet(av_packet_alloc());
+  Frame frame(av_frame_alloc());
+  if (!packet || !out_packet || !frame) throw Error("out of memory");
+
+  std::vector<int> route(in->nb_streams, -1);  // input stream -> -2 video, k >= 0 audio track k
+
+  std::unique_ptr<VideoTrack> video;
+  if (video_in) {
+    video = std::make_unique<VideoTrack>();
+    VideoTrack& t = *video;
+    t.in = video_in;
+    t.decoder = open_decoder(video_in, threads, "video");
+    int width = t.decoder->width, height = t.decoder->height;
+    if (width <= 0 || height <= 0) throw Error("the video stream has no frame size");
+    if (settings.max_height > 0 && height > settings.max_height) {
+      const int h = std::max(2, settings.max_height & ~1);
+      const int w = std::max(2, 2 * static_cast<int>(std::lround(static_cast<double>(width) * h / height / 2.0)));
+      width = w;
+      height = h;
+    }
+    AVRational rate = av_guess_frame_rate(in.get(), video_in, nullptr);
+    if (rate.num <= 0 || rate.den <= 0) rate = AVRational{25, 1};
+    const AVCodec* theora = find_encoder("libtheora");
+    t.encoder.reset(avcodec_alloc_context3(theora));
+    if (!t.encoder) throw Error("out of memory");
+    AVCodecContext* enc = t.encoder.get();
+    enc->width = width;
+    enc->height = height;
+    enc->pix_fmt = AV_PIX_FMT_YUV420P;
+    enc->time_base = av_inv_q(rate);
+    enc->framerate = rate;
+    enc->sample_aspect_ratio = av_guess_sample_aspect_ratio(in.get(), video_in, nullptr);
+    // What `ffmpeg -q:v N` sets (fftools/ffmpeg_opt.c); libtheoraenc maps it to quality N * 6.3.
+    enc->flags |= AV_CODEC_FLAG_QSCALE;
+    enc->global_quality = static_cast<int>(FF_QP2LAMBDA * settings.video_quality);
+    enc->thread_count = threads;
+    if (global_header) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    r = avcodec_open2(enc, theora, nullptr);
+    if (r < 0) fail("opening the Theora encoder", r);
+    AVStream* st = avformat_new_stream(out.get(), nullptr);
+    if (!st) throw Error("out of memory");
+    r = avcodec_parameters_from_context(st->codecpar, enc);
+    if (r < 0) fail("setting up the video stream", r);
+    st->time_base = enc->time_base;
+    st->avg_frame_rate = rate;
+    st->sample_aspect_ratio = enc->sample_aspect_ratio;
+    copy_stream_tags(video_in, st);
+    t.sink = Sink{out.get(), st, enc, out_packet.get(), "Theora"};
+    t.constant_rate = !(out->oformat->flags & AVFMT_VARIABLE_FPS);
+    t.scaled.reset(av_frame_alloc());
+    if (!t.scaled) throw Error("out of memory");
+    t.scaled->format = AV_PIX_FMT_YUV420P;
+    t.scaled->width = width;
+    t.scaled->height = height;
+    r = av_frame_get_buffer(t.scaled.get(), 0);
+    if (r < 0) fail("allocating a frame", r);
+    route[static_cast<std::size_t>(video_in->index)] = -2;
+  }
+
+  std::vector<std::unique_ptr<AudioTrack>> audio;
+  for (AVStream* audio_stream : audio_in) {
+    auto track = std::make_unique<AudioTrack>();
+    AudioTrack& t = *track;
+    t.in = audio_stream;
+    t.decoder = open_decoder(audio_stream, threads, "audio");
+    if (t.decoder->sample_rate <= 0) throw Error("the audio stream has no sample rate");
+    const int channels = t.decoder->ch_layout.nb_channels;
+    if (channels <= 0) throw Error("the audio stream has no channels");
+    const AVCodec* vorbis = find_encoder("libvorbis");
+    t.encoder.reset(avcodec_alloc_context3(vorbis));
+    if (!t.encoder) throw Error("out of memory");
+    AVCodecContext* enc = t.encoder.get();
+    enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    enc->sample_rate = t.decoder->sample_rate;
+    if (channels > 8) ctx.warn(std::to_string(channels) + " audio channels mixed down to stereo (Vorbis in FFmpeg takes 8 at most)");
+    r = av_channel_layout_from_mask(&enc->ch_layout, vorbis_layout_mask(channels));
+    if (r < 0) fail("setting the channel layout", r);
+    enc->time_base = AVRational{1, enc->sample_rate};
+    enc->flags |= AV_CODEC_FLAG_QSCALE;  // what `ffmpeg -q:a N` sets
+    enc->global_quality = static_cast<int>(FF_QP2LAMBDA * settings.audio_quality);
+    enc->thread_count = threads;
+    if (global_header) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    r = avcodec_open2(enc, vorbis, nullptr);
+    if (r < 0) fail("opening the Vorbis encoder", r);
+    AVStream* st = avformat_new_stream(out.get(), nullptr);
+    if (!st) throw Error("out of memory");
+    r = avcodec_parameters_from_context(st->codecpar, enc);
+    if (r < 0) fail("setting up the audio stream", r);
+    st->time_base = enc->time_base;
+    copy_stream_tags(audio_stream, st);
+    t.sink = Sink{out.get(), st, enc, out_packet.get(), "Vorbis"};
+    t.frame_size = enc->frame_size > 0 ? enc->frame_size : 1024;
+    t.fifo.reset(av_audio_fifo_alloc(enc->sample_fmt, enc->ch_layout.nb_channels, t.frame_size * 4));
+    t.chunk.reset(av_frame_alloc());
+    if (!t.fifo || !t.chunk) throw Error("out of memory");
+    t.chunk->format = enc->sample_fmt;
+    t.chunk->sample_rate = enc->sample_rate;
+    t.chunk->nb_samples = t.frame_size;
+    r = av_channel_layout_copy(&t.chunk->ch_layout, &enc->ch_layout);
+    if (r < 0) fail("copying a channel layout", r);
+    r = av_frame_get_buffer(t.chunk.get(), 0);
+    if (r < 0) fail("allocating audio buffers", r);
+    route[static_cast<std::size_t>(audio_stream->index)] = static_cast<int>(audio.size());
+    audio.push_back(std::move(track));
+  }
+
+  r = avio_open2(&out->pb, output_path.c_str(), AVIO_FLAG_WRITE, &out->interrupt_callback, nullptr);
+  if (r < 0) fail("creating " + output_path, r);
+  r = avformat_write_header(out.get(), nullptr);
+  if (r < 0) fail("writing the output header", r);
+
+  auto all_done = [&] {
+    if (video && !video->done) return false;
+    for (const auto& a : audio)
+      if (!a->done) return false;
+    return true;
+  };
+  bool read_to_end = false;
+  auto video_frame = [&](AVFrame* f) { video->on_frame(f, time, ctx); };
+
+  for (;;) {
+    if (ctx.should_stop()) throw Cancelled("stopped");
+    r = av_read_frame(in.get(), packet.get());
+    if (r == AVERROR_EOF) {
+      read_to_end = true;
+      break;
+    }
+    if (r < 0) fail("reading the input", r);
+    const int target = packet->stream_index >= 0 && static_cast<unsigned>(packet->stream_index) < route.size()
+                           ? route[static_cast<std::size_t>(packet->stream_index)]
+                           : -1;
+    if (target != -1 && (packet->flags & AV_PKT_FLAG_CORRUPT))
+      throw Error("reading the input: a corrupt packet at " +
+                  seconds_text(av_rescale_q(packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts,
+                                            in->streams[packet->stream_index]->time_base, kMicroseconds) -
+                               time.origin_us));
+    if (target == -2 && !video->done) {
+      decode(video->decoder.get(), packet.get(), frame.get(), "video", video->decoded, video_frame);
+    } else if (target >= 0 && !audio[static_cast<std::size_t>(target)]->done) {
+      AudioTrack& t = *audio[static_cast<std::size_t>(target)];
+      decode(t.decoder.get(), packet.get(), frame.get(), "audio", t.decoded, [&](AVFrame* f) { t.on_frame(f, time); });
+    }
+    av_packet_unref(packet.get());
+    if (all_done()) break;
+  }
+
+  // Drain the decoders, then the encoders.
+  if (video) {
+    if (!video->done) decode(video->decoder.get(), nullptr, frame.get(), "video", video->decoded, video_frame);
+    video->flush();
+  }
+  for (auto& t : audio) {
+    if (!t->done)
+      decode(t->decoder.get(), nullptr, frame.get(), "audio", t->decoded, [&](AVFrame* f) { t->on_frame(f, time); });
+    t->flush();
+  }
+
+  std::int64_t written = video ? video->sink.packets : 0;
+  for (const auto& t : audio) written += t->sink.packets;
+  if (written == 0)
+    throw Error(settings.start > 0 ? "nothing to encode after --start " + seconds_text(std::llround(settings.start * AV_TIME_BASE))
+                                   : "no audio or video could be decoded");
+
+  // A file cut short demuxes and decodes without an error; the container's own length
+  // (not a guess from the bit rate) tells that data is missing.
+  if (read_to_end && in->duration > 0 && in->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE) {
+    int64_t reached_us = video ? video->reached_us : 0;
+    for (const auto& t : audio)
+      if (t->write_pos != AV_NOPTS_VALUE)
+        reached_us = std::max(reached_us, av_rescale(t->write_pos, AV_TIME_BASE, t->encoder->sample_rate));
+    const int64_t declared_us = (in->start_time != AV_NOPTS_VALUE ? in->start_time : 0) + in->duration;
+    const int64_t expected_us = std::min(declared_us - time.origin_us, time.end_us);
+    if (reached_us < expected_us - std::max<int64_t>(AV_TIME_BASE / 2, expected_us / 10))
+      throw Error("the input ends at " + seconds_text(reached_us) + " of " + seconds_text(expected_us) +
+                  ": truncated or damaged");
+  }
+
+  r = av_write_trailer(out.get());
+  if (r < 0) fail("finishing the output", r);
+  r = avio_closep(&out->pb);
+  if (r < 0) fail("closing the output", r);
+}
+
+}  // namespace mediabatch::video

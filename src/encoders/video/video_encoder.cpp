@@ -1,0 +1,116 @@
+// `mediabatch video`: videos to Theora + Vorbis in Matroska (or Ogg) with FFmpeg's libraries.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "mediabatch/encoder.hpp"
+#include "mediabatch/errors.hpp"
+#include "transcode.hpp"
+
+extern "C" {
+#include <libavutil/log.h>
+}
+
+namespace mediabatch {
+
+namespace {
+
+constexpr std::array<std::string_view, 15> kExtensions = {"mp4", "avi", "wmv", "flv",  "mpg", "mpeg", "mov", "ogv",
+                                                          "mkv", "webm", "m4v", "ts",  "m2ts", "mts", "3gp"};
+
+std::string extension_of(const fs::path& path) {
+  std::string ext = path.extension().string();
+  if (ext.size() < 2) return {};
+  ext.erase(0, 1);
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext;
+}
+
+bool looks_like_transport_stream(std::string_view head) {
+  for (std::size_t offset : {0, 4}) {
+    for (std::size_t packet : {188, 192}) {
+      bool all = head.size() > offset;
+      for (std::size_t i = offset; i < head.size() && all; i += packet) all = head[i] == 0x47;
+      if (all) return true;
+    }
+  }
+  return false;
+}
+
+class VideoEncoder final : public Encoder {
+ public:
+  std::string_view name() const override { return "video"; }
+  std::string_view description() const override {
+    return "Videos to Theora + Vorbis in Matroska (.mkv) or Ogg (.ogv), in-process with FFmpeg's libraries";
+  }
+
+  void add_options(CLI::App& cmd) override {
+    cmd.add_option("--format", format_, "Output container: mkv (Matroska) or ogv (Ogg)")
+        ->check(CLI::IsMember({"mkv", "ogv"}))
+        ->capture_default_str();
+    cmd.add_option("--vq", settings_.video_quality, "Theora quality 0..10, as ffmpeg -q:v")
+        ->check(CLI::Range(0.0, 10.0))
+        ->capture_default_str();
+    cmd.add_option("--aq", settings_.audio_quality, "Vorbis quality -1..10, as ffmpeg -q:a")
+        ->check(CLI::Range(-1.0, 10.0))
+        ->capture_default_str();
+    cmd.add_option("--start", settings_.start, "Begin at this many seconds into the input (like -ss)")
+        ->check(CLI::NonNegativeNumber);
+    cmd.add_option("--duration", settings_.duration, "Keep at most this many seconds")
+        ->check(CLI::PositiveNumber);
+    cmd.add_option("--max-height", settings_.max_height, "Scale down to at most this height, keeping the aspect ratio")
+        ->check(CLI::Range(2, 1 << 16));
+    cmd.add_flag("--all-audio", settings_.all_audio, "Keep every audio stream, not only the first");
+  }
+
+  void validate() override {
+    if (format_ != "mkv" && format_ != "ogv") throw UsageError("--format must be mkv or ogv");
+    if (!(settings_.video_quality >= 0 && settings_.video_quality <= 10)) throw UsageError("--vq must be in 0..10");
+    if (!(settings_.audio_quality >= -1 && settings_.audio_quality <= 10)) throw UsageError("--aq must be in -1..10");
+    if (!(settings_.start >= 0)) throw UsageError("--start must not be negative");
+    if (settings_.max_height < 0 || settings_.max_height == 1) throw UsageError("--max-height must be at least 2");
+    settings_.ogg = format_ == "ogv";
+  }
+
+  bool accepts(const Probe& probe) const override {
+    const std::string ext = extension_of(probe.path);
+    if (std::find(kExtensions.begin(), kExtensions.end(), ext) == kExtensions.end()) return false;
+    // ".ts" is also TypeScript: a transport stream has its sync byte every 188 bytes (192 in
+    // .m2ts/.mts, after a 4-byte time code).
+    if ((ext == "ts" || ext == "mts" || ext == "m2ts") && !probe.head.empty()) return looks_like_transport_stream(probe.head);
+    return true;
+  }
+  std::string reject_reason(const Probe& probe) const override {
+    const std::string ext = extension_of(probe.path);
+    if (std::find(kExtensions.begin(), kExtensions.end(), ext) != kExtensions.end())
+      return "not an MPEG transport stream";
+    return "unknown extension";
+  }
+
+  fs::path output_name(const fs::path& input) const override {
+    fs::path name = input.filename();
+    name.replace_extension(settings_.ogg ? ".ogv" : ".mkv");
+    return name;
+  }
+
+  void encode(EncodeContext& ctx) const override { video::transcode(ctx, settings_); }
+
+ private:
+  std::string format_ = "mkv";
+  video::Settings settings_;
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> make_video_encoder() {
+  // FFmpeg logs to stderr from every thread; our reasons come from av_strerror instead.
+  static std::once_flag quiet;
+  std::call_once(quiet, [] { av_log_set_level(AV_LOG_QUIET); });
+  return std::make_unique<VideoEncoder>();
+}
+
+}  // namespace mediabatch
