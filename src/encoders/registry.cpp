@@ -7,7 +7,8 @@ namespace mediabatch {
 #define MEDIABATCH_ENCODERS(X) \
   X(thumbs) \
   X(dicom) \
-  X(video)
+  X(video) \
+  X(flac)
 
 #define MEDIABATCH_DECLARE(name) std::unique_ptr<Encoder> make_##name##_encoder();
 MEDIABATCH_ENCODERS(MEDIABATCH_DECLARE)

@@ -1,0 +1,196 @@
+#include "replay_gain.hpp"
+
+#include <ebur128.h>
+#include <tbb/parallel_for.h>
+
+#include <FLAC++/decoder.h>
+#include <FLAC++/metadata.h>
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+
+#include "mediabatch/errors.hpp"
+
+namespace mediabatch::flac {
+
+namespace {
+
+constexpr double kReference = -18.0;  // LUFS, ReplayGain 2.0
+
+struct Ebur128Free {
+  void operator()(ebur128_state* s) const noexcept { ebur128_destroy(&s); }
+};
+using Ebur128 = std::unique_ptr<ebur128_state, Ebur128Free>;
+
+// Decodes one FLAC file into an EBU R128 meter.
+class Meter final : public FLAC::Decoder::File {
+ public:
+  Ebur128 state;
+  std::string error;
+
+ protected:
+  FLAC__StreamDecoderWriteStatus write_callback(const FLAC__Frame* frame, const FLAC__int32* const buffer[]) override {
+    const unsigned channels = frame->header.channels;
+    const unsigned n = frame->header.blocksize;
+    if (!state) {
+      state.reset(ebur128_init(channels, frame->header.sample_rate, EBUR128_MODE_I | EBUR128_MODE_SAMPLE_PEAK));
+      if (!state) {
+        error = "cannot start the loudness meter";
+        return FLAC__STREAM_DECODER_WRITE_STATUS_ABORT;
+      }
+      channels_ = channels;
+    }
+    if (channels != channels_) {
+      error = "channel count changes mid-stream";
+      return FLAC__STREAM_DECODER_WRITE_STATUS_ABORT;
+    }
+    const double scale = 1.0 / static_cast<double>(1ull << (frame->header.bits_per_sample - 1));
+    samples_.resize(static_cast<std::size_t>(n) * channels);
+    for (unsigned c = 0; c < channels; ++c)
+      for (unsigned i = 0; i < n; ++i) samples_[static_cast<std::size_t>(i) * channels + c] = buffer[c][i] * scale;
+    if (ebur128_add_frames_double(state.get(), samples_.data(), n) != EBUR128_SUCCESS) {
+      error = "loudness meter failed";
+      return FLAC__STREAM_DECODER_WRITE_STATUS_ABORT;
+    }
+    return FLAC__STREAM_DECODER_WRITE_STATUS_CONTINUE;
+  }
+  void error_callback(FLAC__StreamDecoderErrorStatus status) override {
+    if (error.empty()) error = FLAC__StreamDecoderErrorStatusString[status];
+  }
+
+ private:
+  unsigned channels_ = 0;
+  std::vector<double> samples_;
+};
+
+double peak_of(ebur128_state* s) {
+  double peak = 0;
+  for (unsigned c = 0; c < s->channels; ++c) {
+    double p = 0;
+    if (ebur128_sample_peak(s, c, &p) == EBUR128_SUCCESS) peak = std::max(peak, p);
+  }
+  return peak;
+}
+
+std::string format_gain(double db) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.2f dB", db);
+  return buf;
+}
+std::string format_peak(double peak) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", peak);
+  return buf;
+}
+
+void write_tags(const std::filesystem::path& file, const Loudness& l) {
+  FLAC::Metadata::Chain chain;
+  if (!chain.read(file.c_str()))
+    throw Error(file.filename().string() + ": reading FLAC metadata for ReplayGain: " + chain.status().as_cstring());
+  FLAC::Metadata::Iterator it;
+  it.init(chain);
+  bool found = false;
+  do {
+    if (it.get_block_type() != FLAC__METADATA_TYPE_VORBIS_COMMENT) continue;
+    std::unique_ptr<FLAC::Metadata::Prototype> block(it.get_block());
+    auto* vc = dynamic_cast<FLAC::Metadata::VorbisComment*>(block.get());
+    if (vc == nullptr) break;
+    for (const char* key : {"REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK", "REPLAYGAIN_ALBUM_GAIN",
+                            "REPLAYGAIN_ALBUM_PEAK", "REPLAYGAIN_REFERENCE_LOUDNESS"})
+      vc->remove_entries_matching(key);
+    const bool ok = vc->append_comment({"REPLAYGAIN_TRACK_GAIN", format_gain(l.track_gain).c_str()}) &&
+                    vc->append_comment({"REPLAYGAIN_TRACK_PEAK", format_peak(l.track_peak).c_str()}) &&
+                    vc->append_comment({"REPLAYGAIN_ALBUM_GAIN", format_gain(l.album_gain).c_str()}) &&
+                    vc->append_comment({"REPLAYGAIN_ALBUM_PEAK", format_peak(l.album_peak).c_str()});
+    if (!ok) throw Error(file.filename().string() + ": adding ReplayGain tags: out of memory");
+    found = true;
+    break;
+  } while (it.next());
+  if (!found) {
+    // The encoder always writes a VORBIS_COMMENT block; a file without one gets a new block.
+    FLAC::Metadata::VorbisComment vc;
+    vc.append_comment({"REPLAYGAIN_TRACK_GAIN", format_gain(l.track_gain).c_str()});
+    vc.append_comment({"REPLAYGAIN_TRACK_PEAK", format_peak(l.track_peak).c_str()});
+    vc.append_comment({"REPLAYGAIN_ALBUM_GAIN", format_gain(l.album_gain).c_str()});
+    vc.append_comment({"REPLAYGAIN_ALBUM_PEAK", format_peak(l.album_peak).c_str()});
+    FLAC::Metadata::Iterator first;
+    first.init(chain);
+    // On success the chain takes the block and FLAC++ deletes the wrapper itself.
+    auto copy = std::make_unique<FLAC::Metadata::VorbisComment>(vc);
+    if (!first.insert_block_after(copy.get()))
+      throw Error(file.filename().string() + ": adding a VORBIS_COMMENT block failed");
+    copy.release();
+  }
+  // use_padding: the tags grow into the PADDING block, so the audio is not moved.
+  if (!chain.write(true, true))
+    throw Error(file.filename().string() + ": writing ReplayGain tags: " + chain.status().as_cstring());
+}
+
+}  // namespace
+
+std::vector<Loudness> measure_replay_gain(const std::vector<std::filesystem::path>& files) {
+  std::vector<Loudness> out(files.size());
+  std::vector<Ebur128> states(files.size());
+  std::vector<std::string> errors(files.size());
+  tbb::parallel_for(std::size_t{0}, files.size(), [&](std::size_t i) {
+    Meter meter;
+    meter.set_md5_checking(false);
+    const auto init = meter.init(files[i].string());
+    if (init != FLAC__STREAM_DECODER_INIT_STATUS_OK) {
+      errors[i] = std::string("opening: ") + FLAC__StreamDecoderInitStatusString[init];
+      return;
+    }
+    if (!meter.process_until_end_of_stream() || !meter.error.empty()) {
+      errors[i] = "decoding: " + (meter.error.empty() ? std::string(meter.get_state().as_cstring()) : meter.error);
+      return;
+    }
+    meter.finish();
+    states[i] = std::move(meter.state);
+  });
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (!errors[i].empty() || !states[i])
+      throw Error("ReplayGain: " + files[i].filename().string() + ": " +
+                  (errors[i].empty() ? std::string("no audio") : errors[i]));
+
+  // Each folder is one album.
+  std::map<std::filesystem::path, std::vector<std::size_t>> albums;
+  for (std::size_t i = 0; i < files.size(); ++i) albums[files[i].parent_path()].push_back(i);
+  for (const auto& [folder, members] : albums) {
+    std::vector<ebur128_state*> group;
+    double album_peak = 0;
+    for (std::size_t i : members) {
+      Loudness& l = out[i];
+      double loudness = 0;
+      ebur128_loudness_global(states[i].get(), &loudness);
+      l.silent = !std::isfinite(loudness);
+      l.track_gain = kReference - loudness;
+      l.track_peak = peak_of(states[i].get());
+      album_peak = std::max(album_peak, l.track_peak);
+      group.push_back(states[i].get());
+    }
+    double album_loudness = 0;
+    ebur128_loudness_global_multiple(group.data(), group.size(), &album_loudness);
+    for (std::size_t i : members) {
+      out[i].album_gain = kReference - album_loudness;
+      out[i].album_peak = album_peak;
+      if (!std::isfinite(album_loudness)) out[i].silent = true;
+    }
+  }
+  return out;
+}
+
+void apply_replay_gain(const std::vector<std::filesystem::path>& files) {
+  const auto results = measure_replay_gain(files);
+  std::string silent;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (results[i].silent) {
+      silent += (silent.empty() ? "" : ", ") + files[i].filename().string();
+      continue;
+    }
+    write_tags(files[i], results[i]);
+  }
+  if (!silent.empty()) throw Error("ReplayGain: no loudness to measure (silence) in " + silent + "; left untagged");
+}
+
+}  // namespace mediabatch::flac

@@ -1,0 +1,22 @@
+#pragma once
+// ReplayGain 2.0 for FLAC files already written: loudness by EBU R128 (libebur128), reference
+// -18 LUFS, sample peak. The tags are rewritten in place through the files' padding, without
+// re-encoding. Files in one folder form one album. Throws mediabatch::Error.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mediabatch::flac {
+
+struct Loudness {
+  double track_gain = 0, track_peak = 0;  // dB, linear sample peak (1.0 = full scale)
+  double album_gain = 0, album_peak = 0;
+  bool silent = false;  // no gated loudness: no tags are written
+};
+
+// Measures every file (in parallel, on the calling arena) and returns one result per file.
+std::vector<Loudness> measure_replay_gain(const std::vector<std::filesystem::path>& files);
+// Writes REPLAYGAIN_TRACK_GAIN/PEAK and REPLAYGAIN_ALBUM_GAIN/PEAK into each file.
+void apply_replay_gain(const std::vector<std::filesystem::path>& files);
+
+}  // namespace mediabatch::flac

@@ -1,0 +1,593 @@
+// Tests of `mediabatch flac`: WAV variants generated with ffmpeg at test time, encoded, then
+// checked with the flac CLI (flac -t, flac -d), metaflac and libFLAC as independent readers.
+#include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
+#include <FLAC++/metadata.h>
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+#include "mediabatch/encoder.hpp"
+#include "mediabatch/errors.hpp"
+#include "support/test_support.hpp"
+
+namespace mediabatch {
+std::unique_ptr<Encoder> make_flac_encoder();
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+using mbtest::TempDir;
+
+void need_tools() {
+  for (const char* t : {"ffmpeg", "flac", "metaflac"})
+    if (!mbtest::have_tool(t)) GTEST_SKIP() << t << " is not installed";
+}
+
+// Runs a shell line that makes test media; fails the test if it fails.
+void gen(const std::string& cmd) {
+  auto r = mbtest::sh(cmd);
+  ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.err;
+}
+
+std::string ffmpeg_wav(const fs::path& out, const std::string& source, const std::string& codec,
+                       const std::string& extra = "") {
+  return "ffmpeg -v error -y " + source + " " + extra + " -c:a " + codec + " '" + out.string() + "'";
+}
+
+// Pink noise and a tone, as in BENCHMARKS.md; `filter` is appended to the mix (",aformat=...").
+std::string noise(const std::string& filter = "") {
+  return "-f lavfi -i 'anoisesrc=color=pink:amplitude=0.3:seed=7:sample_rate=44100' -f lavfi -i "
+         "'sine=frequency=237:sample_rate=44100' -filter_complex '[0][1]amix=inputs=2" + filter + "' ";
+}
+const std::string kNoise = noise();
+
+// The bytes of a WAV file's data chunk, found by our own small chunk walk (not the encoder's).
+std::string wav_data(const fs::path& p) {
+  std::string b = mbtest::read_file(p);
+  std::size_t at = 12;
+  const bool rf64 = b.compare(0, 4, "RF64") == 0;
+  std::uint64_t ds64 = 0;
+  while (at + 8 <= b.size()) {
+    std::uint32_t size;
+    std::memcpy(&size, &b[at + 4], 4);
+    if (b.compare(at, 4, "ds64") == 0) std::memcpy(&ds64, &b[at + 16], 8);
+    if (b.compare(at, 4, "data") == 0) {
+      std::uint64_t n = rf64 && size == 0xFFFFFFFFu ? ds64 : size;
+      return b.substr(at + 8, n);
+    }
+    at += 8 + size + (size & 1);
+  }
+  ADD_FAILURE() << "no data chunk in " << p;
+  return {};
+}
+
+// Decodes with the flac CLI to WAV and returns the PCM bytes.
+std::string decode_pcm(const fs::path& flac_file) {
+  fs::path wav = flac_file;
+  wav += ".decoded.wav";
+  auto r = mbtest::run({"flac", "-d", "-s", "-f", "-o", wav.string(), flac_file.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return wav_data(wav);
+}
+
+bool flac_test_passes(const fs::path& f) {
+  auto r = mbtest::run({"flac", "-t", "-s", f.string()});
+  if (r.exit_code != 0) ADD_FAILURE() << "flac -t " << f << ": " << r.err;
+  return r.exit_code == 0;
+}
+
+std::string exported_tags(const fs::path& f) {
+  auto r = mbtest::run({"metaflac", "--export-tags-to=-", f.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
+
+FLAC::Metadata::StreamInfo stream_info(const fs::path& f) {
+  FLAC::Metadata::StreamInfo si;
+  EXPECT_TRUE(FLAC::Metadata::get_streaminfo(f.c_str(), si)) << f;
+  return si;
+}
+
+struct Encoded {
+  std::vector<fs::path> outputs;
+  std::string warnings;
+};
+
+// Runs the encoder as the engine does: options parsed by CLI11 on a command with an
+// "inputs" positional, validate(), encode() of each input, commit(), then finish().
+class Runner {
+ public:
+  explicit Runner(std::vector<std::string> args) : encoder_(mediabatch::make_flac_encoder()) {
+    encoder_->add_options(app_);
+    app_.add_option("inputs", inputs_);
+    std::reverse(args.begin(), args.end());
+    app_.parse(args);
+    encoder_->validate();
+  }
+  mediabatch::Encoder& encoder() { return *encoder_; }
+
+  Encoded encode(const fs::path& input, const fs::path& out_dir, int threads = 1, bool stop = false) {
+    std::atomic<bool> flag{stop};
+    fs::create_directories(out_dir);
+    mediabatch::EncodeContext ctx(input, out_dir / encoder_->output_name(input), threads, &flag,
+                                  mediabatch::EncodeContext::Clock::time_point::max());
+    encoder_->encode(ctx);
+    ctx.commit();
+    Encoded e{ctx.final_outputs(), ctx.warnings()};
+    written_.insert(written_.end(), e.outputs.begin(), e.outputs.end());
+    return e;
+  }
+  void finish() { encoder_->finish(written_); }
+
+ private:
+  CLI::App app_;
+  std::vector<std::string> inputs_;
+  std::unique_ptr<mediabatch::Encoder> encoder_;
+  std::vector<fs::path> written_;
+};
+
+fs::path encode_one(const fs::path& wav, const fs::path& out_dir, std::vector<std::string> args = {}) {
+  args.push_back(wav.string());
+  Runner r(args);
+  auto e = r.encode(wav, out_dir);
+  EXPECT_EQ(e.outputs.size(), 1u);
+  return e.outputs.empty() ? fs::path() : e.outputs.front();
+}
+
+std::string error_of(const fs::path& wav, const fs::path& out_dir) {
+  try {
+    encode_one(wav, out_dir);
+  } catch (const mediabatch::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+struct Variant {
+  const char* name;
+  std::string codec;
+  std::string extra;  // ffmpeg output options
+  unsigned bits, channels, rate;
+};
+
+TEST(FlacEncoder, WavVariantsRoundTripExactlyAndMatchTheFlacCli) {
+  need_tools();
+  TempDir dir;
+  const std::vector<Variant> variants = {
+      {"s16_stereo", "pcm_s16le", ",aformat=channel_layouts=stereo", 16, 2, 44100},
+      {"s24_stereo_96k", "pcm_s24le", ",aformat=channel_layouts=stereo,aresample=96000", 24, 2, 96000},
+      {"s32_stereo", "pcm_s32le", ",aformat=channel_layouts=stereo,aresample=48000", 32, 2, 48000},
+      {"u8_mono", "pcm_u8", ",aresample=22050", 8, 1, 22050},
+      {"s16_5.1", "pcm_s16le", ",aformat=channel_layouts=5.1", 16, 6, 44100},
+      {"s24_7.1", "pcm_s24le", ",aformat=channel_layouts=7.1", 24, 8, 44100},
+      {"s16_quad", "pcm_s16le", ",aformat=channel_layouts=quad", 16, 4, 44100},
+  };
+  for (const auto& v : variants) {
+    SCOPED_TRACE(v.name);
+    const fs::path wav = dir / (std::string(v.name) + ".wav");
+    gen(ffmpeg_wav(wav, noise(v.extra), v.codec, "-t 1.5"));
+    const fs::path out = encode_one(wav, dir / "out");
+    ASSERT_TRUE(fs::exists(out));
+    EXPECT_TRUE(flac_test_passes(out));
+    const auto si = stream_info(out);
+    EXPECT_EQ(si.get_bits_per_sample(), v.bits);
+    EXPECT_EQ(si.get_channels(), v.channels);
+    EXPECT_EQ(si.get_sample_rate(), v.rate);
+    const std::string pcm = wav_data(wav);
+    EXPECT_EQ(si.get_total_samples(), pcm.size() / (v.bits / 8 * v.channels));
+    EXPECT_TRUE(decode_pcm(out) == pcm) << "decoded PCM differs from the WAV's";
+    // The same tags as the flac CLI writes (the WAVE_FORMAT_EXTENSIBLE channel mask, if any).
+    const fs::path ref = dir / (std::string(v.name) + ".ref.flac");
+    auto r = mbtest::run({"flac", "-s", "-f", "--best", "-o", ref.string(), wav.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(exported_tags(out), exported_tags(ref));
+  }
+}
+
+TEST(FlacEncoder, SizeIsWithinHalfAPercentOfFlacBest) {
+  need_tools();
+  TempDir dir;
+  const fs::path wav = dir / "track01.cdda.wav";
+  gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-ac 2 -t 10"));
+  const fs::path out = encode_one(wav, dir / "out");
+  EXPECT_EQ(out.filename(), "track01.flac");
+  const fs::path ref = dir / "ref.flac";
+  auto r = mbtest::run({"flac", "-s", "-f", "--best", "-o", ref.string(), wav.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const double ours = static_cast<double>(fs::file_size(out)), theirs = static_cast<double>(fs::file_size(ref));
+  EXPECT_LT(std::abs(ours - theirs) / theirs, 0.005) << ours << " vs " << theirs;
+  // Same STREAMINFO MD5 as the reference encoder: the MD5 of the same PCM.
+  EXPECT_EQ(std::memcmp(stream_info(out).get_md5sum(), stream_info(ref).get_md5sum(), 16), 0);
+}
+
+TEST(FlacEncoder, LevelAndVerifyOptions) {
+  need_tools();
+  TempDir dir;
+  const fs::path wav = dir / "a.wav";
+  gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-ac 2 -t 4"));
+  const fs::path fast = encode_one(wav, dir / "l0", {"--level", "0", "--verify"});
+  const fs::path best = encode_one(wav, dir / "l8", {"--verify"});
+  EXPECT_TRUE(flac_test_passes(fast));
+  EXPECT_TRUE(decode_pcm(fast) == wav_data(wav));
+  EXPECT_GT(fs::file_size(fast), fs::file_size(best) * 101 / 100);
+  EXPECT_THROW(Runner({"--level", "9", wav.string()}), CLI::ValidationError);
+}
+
+TEST(FlacEncoder, FloatAndCompressedWavFailWithAReason) {
+  need_tools();
+  TempDir dir;
+  const fs::path f32 = dir / "float.wav";
+  gen(ffmpeg_wav(f32, kNoise, "pcm_f32le", "-t 0.5"));
+  EXPECT_NE(error_of(f32, dir / "out").find("float"), std::string::npos) << error_of(f32, dir / "out");
+  const fs::path alaw = dir / "alaw.wav";
+  gen(ffmpeg_wav(alaw, kNoise, "pcm_alaw", "-t 0.5"));
+  EXPECT_NE(error_of(alaw, dir / "out").find("A-law"), std::string::npos) << error_of(alaw, dir / "out");
+  // Nothing is left behind in the output folder by a failed file.
+  for (const auto& e : fs::directory_iterator(dir / "out")) ADD_FAILURE() << "left behind: " << e.path();
+}
+
+TEST(FlacEncoder, TruncatedWavReportsExpectedAndFoundBytes) {
+  need_tools();
+  TempDir dir;
+  const fs::path wav = dir / "cut.wav";
+  gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-ac 2 -t 1"));
+  const auto size = fs::file_size(wav);
+  fs::resize_file(wav, size - 1000);
+  const std::string expected = std::to_string(wav_data(wav).size() + 1000);
+  const std::string found = std::to_string(wav_data(wav).size());
+  const std::string err = error_of(wav, dir / "out");
+  EXPECT_NE(err.find("expected " + expected + " bytes, found " + found), std::string::npos) << err;
+}
+
+std::string le32(std::uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); }
+std::string le16(std::uint16_t v) { return std::string(reinterpret_cast<const char*>(&v), 2); }
+
+TEST(FlacEncoder, OddSizedAndExtraChunksAndRf64) {
+  need_tools();
+  TempDir dir;
+  // By hand: an odd-sized LIST chunk and its pad byte, a fact chunk, then 8-bit mono data of
+  // an odd length (with its pad byte) and a chunk after the data.
+  std::string data;
+  for (int i = 0; i < 4001; ++i) data += static_cast<char>((i * 37) & 0xFF);
+  std::string fmt = le16(1) + le16(1) + le32(8000) + le32(8000) + le16(1) + le16(8);
+  std::string body = "WAVE";
+  body += "fmt " + le32(16) + fmt;
+  body += "LIST" + le32(5) + "abcde" + std::string(1, '\0');
+  body += "fact" + le32(4) + le32(4001);
+  body += "data" + le32(4001) + data + std::string(1, '\0');
+  body += "junk" + le32(3) + "xyz" + std::string(1, '\0');
+  const fs::path odd = dir / "odd.wav";
+  mbtest::write_file(odd, "RIFF" + le32(static_cast<std::uint32_t>(body.size())) + body);
+  const fs::path out = encode_one(odd, dir / "out");
+  EXPECT_TRUE(flac_test_passes(out));
+  EXPECT_TRUE(decode_pcm(out) == data);
+
+  const fs::path rf64 = dir / "big.wav";
+  gen(ffmpeg_wav(rf64, kNoise, "pcm_s24le", "-ac 2 -t 1 -rf64 always"));
+  ASSERT_EQ(mbtest::read_file(rf64).substr(0, 4), "RF64");
+  const fs::path out64 = encode_one(rf64, dir / "out");
+  EXPECT_TRUE(flac_test_passes(out64));
+  EXPECT_TRUE(decode_pcm(out64) == wav_data(rf64));
+}
+
+TEST(FlacEncoder, AcceptsByContentAndNamesOutputs) {
+  auto enc = mediabatch::make_flac_encoder();
+  EXPECT_TRUE(enc->accepts({"x.bin", std::string_view("RIFF\x24\0\0\0WAVEfmt ", 16)}));
+  EXPECT_TRUE(enc->accepts({"x.wav", std::string_view("RF64\xff\xff\xff\xffWAVEds64", 16)}));
+  EXPECT_FALSE(enc->accepts({"x.wav", std::string_view("RIFF\x24\0\0\0AVI LIST", 16)}));
+  EXPECT_FALSE(enc->accepts({"x.flac", "fLaC\0\0\0\x22"}));
+  EXPECT_FALSE(enc->accepts({"notes.txt", "FILE \"a.wav\" WAVE\nTRACK 01 AUDIO\n"}));
+  EXPECT_TRUE(enc->accepts({"disc.cue", "REM GENRE Rock\nFILE \"a.wav\" WAVE\n  TRACK 01 AUDIO\n"}));
+  EXPECT_EQ(enc->output_name("/a/track07.cdda.wav"), "track07.flac");
+  EXPECT_EQ(enc->output_name("/a/Song.wav"), "Song.flac");
+}
+
+TEST(FlacEncoder, StopsWhenCancelled) {
+  need_tools();
+  TempDir dir;
+  const fs::path wav = dir / "a.wav";
+  gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-t 1"));
+  Runner r({wav.string()});
+  EXPECT_THROW(r.encode(wav, dir / "out", 1, true), mediabatch::Cancelled);
+}
+
+// Two short CD tracks named as cdparanoia names them.
+void make_tracks(const TempDir& dir, int n, double seconds = 1.0) {
+  for (int i = 1; i <= n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "track%02d.cdda.wav", i);
+    gen("ffmpeg -v error -y -f lavfi -i 'sine=frequency=" + std::to_string(200 * i) +
+        ":sample_rate=44100' -ac 2 -t " + std::to_string(seconds) + " -c:a pcm_s16le '" + (dir / name).string() + "'");
+  }
+}
+
+TEST(FlacEncoder, AlbumJsonAndTagOptionsGiveExactlyTheTags) {
+  need_tools();
+  TempDir dir;
+  make_tracks(dir, 2);
+  mbtest::write_file(dir / "album.json", R"({
+  "artist": "The Band", "title": "Débuts", "year": 1997, "genre": "Rock",
+  "albumartist": "The Band & Friends", "disc": 1, "discs": 2,
+  "tracks": ["Opening", {"title": "Second Song", "artist": "Guest Singer"}]
+})");
+  const std::vector<std::string> args = {"--album", (dir / "album.json").string(), "--tag", "COMMENT=ripped",
+                                         "--tag", "genre=Art Rock", (dir / "track01.cdda.wav").string(),
+                                         (dir / "track02.cdda.wav").string()};
+  Runner r(args);
+  const auto one = r.encode(dir / "track01.cdda.wav", dir / "out").outputs.at(0);
+  const auto two = r.encode(dir / "track02.cdda.wav", dir / "out").outputs.at(0);
+  EXPECT_EQ(exported_tags(one),
+            "TITLE=Opening\nARTIST=The Band\nALBUM=Débuts\nALBUMARTIST=The Band & Friends\nDATE=1997\n"
+            "TRACKNUMBER=1\nTRACKTOTAL=2\nDISCNUMBER=1\nDISCTOTAL=2\nCOMMENT=ripped\nGENRE=Art Rock\n");
+  // Read back with libFLAC as well.
+  FLAC::Metadata::VorbisComment* vc = nullptr;
+  ASSERT_TRUE(FLAC::Metadata::get_tags(two.c_str(), vc));
+  std::vector<std::string> tags;
+  for (unsigned i = 0; i < vc->get_num_comments(); ++i)
+    tags.emplace_back(vc->get_comment(i).get_field(), vc->get_comment(i).get_field_length());
+  delete vc;
+  EXPECT_NE(std::find(tags.begin(), tags.end(), "TITLE=Second Song"), tags.end());
+  EXPECT_NE(std::find(tags.begin(), tags.end(), "ARTIST=Guest Singer"), tags.end());
+  EXPECT_NE(std::find(tags.begin(), tags.end(), "TRACKNUMBER=2"), tags.end());
+  EXPECT_TRUE(decode_pcm(two) == wav_data(dir / "track02.cdda.wav"));
+}
+
+TEST(FlacEncoder, AlbumErrorsAreUsageErrorsNamingLineColumnOrTrack) {
+  need_tools();
+  TempDir dir;
+  make_tracks(dir, 3, 0.2);
+  mbtest::write_file(dir / "bad.json", "{\n  \"artist\": \"A\",\n  \"tracks\": [\"x\" \"y\"]\n}\n");
+  try {
+    Runner r({"--album", (dir / "bad.json").string(), (dir / "track01.cdda.wav").string()});
+    ADD_FAILURE() << "invalid JSON accepted";
+  } catch (const mediabatch::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("line 3, column 20"), std::string::npos) << e.what();
+  }
+  mbtest::write_file(dir / "two.json", R"({"artist": "A", "title": "T", "tracks": ["one", "two"]})");
+  try {
+    Runner r({"--album", (dir / "two.json").string(), (dir / "track01.cdda.wav").string(),
+              (dir / "track03.cdda.wav").string()});
+    ADD_FAILURE() << "track 3 without an entry accepted";
+  } catch (const mediabatch::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("no entry for track 3"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Runner({"--tag", "=x", (dir / "track01.cdda.wav").string()}), mediabatch::UsageError);
+  EXPECT_THROW(Runner({"--tag", "NOVALUE", (dir / "track01.cdda.wav").string()}), mediabatch::UsageError);
+}
+
+const char* kCue = R"(REM GENRE "Jazz"
+REM DATE 2001
+PERFORMER "Cue Artist"
+TITLE "Cue Album"
+FILE "disc.wav" WAVE
+  TRACK 01 AUDIO
+    TITLE "First"
+    INDEX 01 00:00:00
+  TRACK 02 AUDIO
+    TITLE "Second"
+    PERFORMER "Other Artist"
+    INDEX 00 00:01:60
+    INDEX 01 00:02:13
+  TRACK 03 AUDIO
+    TITLE "Third"
+    INDEX 01 00:04:50
+)";
+
+void check_split(const TempDir& dir, const std::vector<fs::path>& outs) {
+  ASSERT_EQ(outs.size(), 3u);
+  std::vector<std::string> names;
+  for (const auto& o : outs) names.push_back(o.filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"track01.flac", "track02.flac", "track03.flac"}));
+  const fs::path out = outs.front().parent_path();
+  std::string joined;
+  const std::uint64_t starts[] = {0, (2 * 75 + 13) * 588ull, (4 * 75 + 50) * 588ull};
+  for (int i = 0; i < 3; ++i) {
+    const fs::path t = out / names[i];
+    EXPECT_TRUE(flac_test_passes(t));
+    const std::string pcm = decode_pcm(t);
+    if (i < 2) {
+      EXPECT_EQ(pcm.size(), (starts[i + 1] - starts[i]) * 4) << names[i];
+    }
+    joined += pcm;
+  }
+  EXPECT_TRUE(joined == wav_data(dir / "disc.wav")) << "tracks joined differ from the image";
+  EXPECT_EQ(exported_tags(out / "track02.flac"),
+            "TITLE=Second\nARTIST=Other Artist\nALBUM=Cue Album\nDATE=2001\nGENRE=Jazz\nTRACKNUMBER=2\n"
+            "TRACKTOTAL=3\n");
+}
+
+TEST(FlacEncoder, CueSheetSplitsAWholeDiscImageSampleExactly) {
+  need_tools();
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
+  mbtest::write_file(dir / "disc.cue", kCue);
+  {
+    Runner r({"--cue", (dir / "disc.cue").string(), (dir / "disc.wav").string()});
+    EXPECT_EQ(r.encoder().output_name(dir / "disc.wav"), "track01.flac");
+    check_split(dir, r.encode(dir / "disc.wav", dir / "parallel", 2).outputs);
+  }
+  {
+    // The cue sheet alone as the input: it names its image.
+    Runner r({(dir / "disc.cue").string()});
+    check_split(dir, r.encode(dir / "disc.cue", dir / "from_cue", 1).outputs);
+  }
+  mbtest::write_file(dir / "broken.cue", "FILE \"disc.wav\" WAVE\n  TRACK 01 AUDIO\n    INDEX 01 00:99:00\n");
+  try {
+    Runner r({"--cue", (dir / "broken.cue").string(), (dir / "disc.wav").string()});
+    ADD_FAILURE() << "bad INDEX accepted";
+  } catch (const mediabatch::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.cue:3"), std::string::npos) << e.what();
+  }
+}
+
+TEST(FlacEncoder, CueSheetOfSeparateFilesTagsEachFileByItsFileEntry) {
+  need_tools();
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "beta.wav", kNoise, "pcm_s16le", "-t 0.3"));
+  gen(ffmpeg_wav(dir / "alpha.wav", kNoise, "pcm_s16le", "-t 0.3"));
+  mbtest::write_file(dir / "album.cue",
+                     "PERFORMER \"P\"\nTITLE \"Two Files\"\nFILE \"beta.wav\" WAVE\n  TRACK 01 AUDIO\n    TITLE \"B\"\n"
+                     "    INDEX 01 00:00:00\nFILE \"alpha.wav\" WAVE\n  TRACK 02 AUDIO\n    TITLE \"A\"\n"
+                     "    INDEX 01 00:00:00\n");
+  Runner r({"--cue", (dir / "album.cue").string(), (dir / "alpha.wav").string(), (dir / "beta.wav").string()});
+  const auto a = r.encode(dir / "alpha.wav", dir / "out").outputs.at(0);
+  EXPECT_EQ(a.filename(), "alpha.flac");
+  EXPECT_EQ(exported_tags(a), "TITLE=A\nARTIST=P\nALBUM=Two Files\nTRACKNUMBER=2\nTRACKTOTAL=2\n");
+}
+
+TEST(FlacEncoder, CoverIsEmbeddedWithItsDimensions) {
+  need_tools();
+  TempDir dir;
+  const fs::path wav = dir / "a.wav";
+  gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-t 0.5"));
+  gen("ffmpeg -v error -y -f lavfi -i testsrc=s=64x48 -frames:v 1 '" + (dir / "c.jpg").string() + "'");
+  gen("ffmpeg -v error -y -f lavfi -i testsrc=s=40x30 -frames:v 1 -pix_fmt rgba '" + (dir / "c.png").string() + "'");
+  struct Case {
+    const char* file;
+    const char* mime;
+    const char* width;
+    const char* height;
+    const char* depth;
+  };
+  for (const Case& c : {Case{"c.jpg", "image/jpeg", "64", "48", "24"}, Case{"c.png", "image/png", "40", "30", "32"}}) {
+    SCOPED_TRACE(c.file);
+    const fs::path out = encode_one(wav, dir / (std::string("out_") + c.file), {"--cover", (dir / c.file).string()});
+    EXPECT_TRUE(flac_test_passes(out));
+    auto r = mbtest::run({"metaflac", "--list", "--block-type=PICTURE", out.string()});
+    EXPECT_NE(r.out.find("type: 3 (Cover (front))"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(std::string("MIME type: ") + c.mime), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(std::string("width: ") + c.width + "\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(std::string("height: ") + c.height + "\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(std::string("depth: ") + c.depth + "\n"), std::string::npos) << r.out;
+    auto back = mbtest::run({"metaflac", "--export-picture-to=-", out.string()});
+    EXPECT_TRUE(back.out == mbtest::read_file(dir / c.file));
+  }
+  EXPECT_THROW(Runner({"--cover", wav.string(), wav.string()}), mediabatch::UsageError);
+}
+
+// The integrated loudness in the summary of ffmpeg's ebur128 filter ("    I:         -23.1 LUFS").
+double ffmpeg_integrated_loudness(const std::string& inputs_and_filter) {
+  auto r = mbtest::sh("ffmpeg -nostats -hide_banner " + inputs_and_filter + " -f null - 2>&1");
+  const auto summary = r.out.rfind("Integrated loudness:");
+  const auto at = summary == std::string::npos ? summary : r.out.find("I:", summary);
+  EXPECT_NE(at, std::string::npos) << r.out;
+  return at == std::string::npos ? 0 : std::stod(r.out.substr(at + 2));
+}
+
+std::map<std::string, std::string> tag_map(const fs::path& f) {
+  std::map<std::string, std::string> m;
+  std::istringstream in(exported_tags(f));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) m[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return m;
+}
+
+double gain_of(const std::string& s) { return std::stod(s); }  // "-7.12 dB"
+
+TEST(FlacEncoder, ReplayGainMatchesKnownLoudness) {
+  need_tools();
+  TempDir dir;
+  // A full-scale 1 kHz sine on both channels reads 0 LUFS (the -0.691 dB of BS.1770 cancels
+  // the K-weighting's gain at 1 kHz, +3.01 dB for two channels less -3.01 dB for a sine's RMS).
+  const fs::path sine = dir / "track01.wav";
+  gen("ffmpeg -v error -y -f lavfi -i 'aevalsrc=sin(2*PI*1000*t)|sin(2*PI*1000*t):s=48000:d=6' -c:a pcm_s24le '" +
+      sine.string() + "'");
+  const fs::path noise = dir / "track02.wav";
+  gen("ffmpeg -v error -y -f lavfi -i 'anoisesrc=color=pink:amplitude=0.1:seed=3:sample_rate=48000' -ac 2 -t 6 "
+      "-af volume=-6dB -c:a pcm_s24le '" + noise.string() + "'");
+  Runner r({"--replay-gain", sine.string(), noise.string()});
+  const auto a = r.encode(sine, dir / "out").outputs.at(0);
+  const auto b = r.encode(noise, dir / "out").outputs.at(0);
+  const auto size_before = fs::file_size(a);
+  r.finish();
+  EXPECT_EQ(fs::file_size(a), size_before) << "tags must go into the padding, not rewrite the file";
+  EXPECT_TRUE(flac_test_passes(a));
+  EXPECT_TRUE(decode_pcm(b) == wav_data(noise));
+
+  auto ta = tag_map(a), tb = tag_map(b);
+  EXPECT_NEAR(gain_of(ta["REPLAYGAIN_TRACK_GAIN"]), -18.0, 0.05) << ta["REPLAYGAIN_TRACK_GAIN"];
+  EXPECT_NEAR(std::stod(ta["REPLAYGAIN_TRACK_PEAK"]), 1.0, 0.0002);
+  const double noise_lufs = ffmpeg_integrated_loudness("-i '" + noise.string() + "' -af ebur128");
+  EXPECT_NEAR(gain_of(tb["REPLAYGAIN_TRACK_GAIN"]), -18.0 - noise_lufs, 0.1) << tb["REPLAYGAIN_TRACK_GAIN"];
+  const double album_lufs = ffmpeg_integrated_loudness("-i '" + sine.string() + "' -i '" + noise.string() +
+                                                       "' -filter_complex '[0][1]concat=n=2:v=0:a=1,ebur128'");
+  EXPECT_NEAR(gain_of(ta["REPLAYGAIN_ALBUM_GAIN"]), -18.0 - album_lufs, 0.15) << ta["REPLAYGAIN_ALBUM_GAIN"];
+  EXPECT_EQ(ta["REPLAYGAIN_ALBUM_GAIN"], tb["REPLAYGAIN_ALBUM_GAIN"]);
+  EXPECT_EQ(ta["REPLAYGAIN_ALBUM_PEAK"], ta["REPLAYGAIN_TRACK_PEAK"]);
+  EXPECT_LT(std::stod(tb["REPLAYGAIN_TRACK_PEAK"]), std::stod(tb["REPLAYGAIN_ALBUM_PEAK"]));
+  const auto rg = std::count_if(ta.begin(), ta.end(), [](const auto& t) { return t.first.rfind("REPLAYGAIN_", 0) == 0; });
+  EXPECT_EQ(rg, 4) << exported_tags(a);
+}
+
+}  // namespace
+
+namespace {
+
+// Through the command line, as a user runs it.
+bool have_binary() { return fs::exists(MEDIABATCH_BINARY); }
+
+TEST(FlacCli, AFloatWavFailsAloneAndTheOthersAreTagged) {
+  need_tools();
+  if (!have_binary()) GTEST_SKIP() << "build/mediabatch is not built";
+  TempDir dir;
+  make_tracks(dir, 2, 0.5);
+  gen(ffmpeg_wav(dir / "track03.cdda.wav", kNoise, "pcm_f32le", "-t 0.5"));
+  mbtest::write_file(dir / "album.json", R"({"artist": "A", "title": "T", "tracks": ["one", "two", "three"]})");
+  auto r = mbtest::mediabatch({"flac", "--progress", "never", "--album", (dir / "album.json").string(), "--tag",
+                               "COMMENT=c", (dir / "track01.cdda.wav").string(), (dir / "track02.cdda.wav").string(),
+                               (dir / "track03.cdda.wav").string(), "-o", (dir / "out").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("float"), std::string::npos) << r.out << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out" / "track03.flac"));
+  ASSERT_TRUE(fs::exists(dir / "out" / "track02.flac")) << r.out << r.err;
+  EXPECT_EQ(exported_tags(dir / "out" / "track02.flac"),
+            "TITLE=two\nARTIST=A\nALBUM=T\nTRACKNUMBER=2\nTRACKTOTAL=3\nCOMMENT=c\n");
+  EXPECT_TRUE(decode_pcm(dir / "out" / "track01.flac") == wav_data(dir / "track01.cdda.wav"));
+}
+
+TEST(FlacCli, AlbumWithoutTheTrackIsAUsageErrorBeforeAnyEncode) {
+  need_tools();
+  if (!have_binary()) GTEST_SKIP() << "build/mediabatch is not built";
+  TempDir dir;
+  make_tracks(dir, 2, 0.2);
+  mbtest::write_file(dir / "album.json", R"({"artist": "A", "title": "T", "tracks": ["one"]})");
+  auto r = mbtest::mediabatch({"flac", "--album", (dir / "album.json").string(), dir.path().string(), "-o",
+                               (dir / "out").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("no entry for track 2"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out" / "track01.flac"));
+}
+
+TEST(FlacCli, CueSheetSplitsTheImageAndReplayGainTagsEveryTrack) {
+  need_tools();
+  if (!have_binary()) GTEST_SKIP() << "build/mediabatch is not built";
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
+  mbtest::write_file(dir / "disc.cue", kCue);
+  auto r = mbtest::mediabatch({"flac", "--progress", "never", "-j", "2", "--replay-gain", "--cue",
+                               (dir / "disc.cue").string(), (dir / "disc.wav").string(), "-o", (dir / "out").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::vector<fs::path> outs;
+  for (const auto& e : fs::directory_iterator(dir / "out")) outs.push_back(e.path());
+  std::sort(outs.begin(), outs.end());
+  ASSERT_EQ(outs.size(), 3u) << r.out;
+  const std::string gain = tag_map(outs[0])["REPLAYGAIN_ALBUM_GAIN"];
+  EXPECT_FALSE(gain.empty());
+  for (const auto& o : outs) EXPECT_EQ(tag_map(o)["REPLAYGAIN_ALBUM_GAIN"], gain) << o;
+  // ReplayGain rewrote the tags in place: the tracks still join up to the image exactly.
+  std::string joined;
+  for (const auto& o : outs) joined += decode_pcm(o);
+  EXPECT_TRUE(joined == wav_data(dir / "disc.wav"));
+}
+
+}  // namespace
