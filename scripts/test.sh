@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Sets up everything on a fresh Debian 12 machine, builds and runs the whole test suite with
-# ctest. Exit status is the suite's. MEDIABATCH_SANITIZE=1 also runs it under ASan+UBSan.
+# ctest. Exit status is the suite's. MEDIABATCH_SANITIZE=1 also runs it under ASan+UBSan;
+# MEDIABATCH_CLUSTER_TESTS=1 adds the real Slurm test (tests/cluster/slurm.sh) to the first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=release
 [ -n "${CI:-}" ] && preset=ci
-scripts/build.sh "$preset"
+cluster=OFF
+if [ "${MEDIABATCH_CLUSTER_TESTS:-0}" = 1 ]; then
+  cluster=ON
+  scripts/install-deps.sh --cluster
+fi
+scripts/build.sh "$preset" -DMEDIABATCH_CLUSTER_TESTS=$cluster
 status=0
 ctest --preset "$preset" -j 2 || status=$?
 if [ "${MEDIABATCH_SANITIZE:-0}" = 1 ]; then
