@@ -104,8 +104,12 @@ class Encoder {
   // when ctx.should_stop() turns true.
   virtual void encode(EncodeContext& ctx) const = 0;
 
+  // Whether finish() needs the list of outputs this run wrote. Results are not kept, so the
+  // engine keeps that list (every path of every ok job) only when an encoder asks.
+  virtual bool wants_outputs() const { return false; }
   // Called once on the main thread after every job has finished (e.g. album ReplayGain over
-  // the files this run wrote). Throws Error to report a batch-level failure.
+  // the files this run wrote; empty unless wants_outputs()). Throws Error to report a
+  // batch-level failure.
   virtual void finish(const std::vector<fs::path>& /*written_outputs*/) {}
 };
 

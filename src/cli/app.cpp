@@ -201,6 +201,8 @@ int execute(const Common& c, const RunSetup& setup, std::vector<Job> jobs, const
 
   Console console(copts, jobs.size());
   std::vector<fs::path> written;
+  const bool keep_outputs = std::any_of(setup.finishers.begin(), setup.finishers.end(),
+                                        [](const Encoder* e) { return e->wants_outputs(); });
   bool report_failed = false;
   RunTotals totals;
   {
@@ -217,7 +219,7 @@ int execute(const Common& c, const RunSetup& setup, std::vector<Job> jobs, const
               report_failed = true;
             }
           }
-          if (r.status == Status::ok && !setup.finishers.empty()) {
+          if (r.status == Status::ok && keep_outputs) {
             written.emplace_back(r.output);
             written.insert(written.end(), r.more_outputs.begin(), r.more_outputs.end());
           }

@@ -30,6 +30,7 @@ class FakeEncoder : public Encoder {
   bool accepts(const Probe& p) const override { return p.head.substr(0, 4) == "FAKE"; }
   fs::path output_name(const fs::path& input) const override { return input.stem().string() + ".out"; }
 
+  bool wants_outputs() const override { return std::getenv("MEDIABATCH_FAKE_FINISH_LOG") != nullptr; }
   // Lists what the batch wrote in the file that MEDIABATCH_FAKE_FINISH_LOG names.
   void finish(const std::vector<fs::path>& written) override {
     const char* log = std::getenv("MEDIABATCH_FAKE_FINISH_LOG");

@@ -169,6 +169,8 @@ class FlacEncoder final : public Encoder {
     encode_piece(ctx, wav, piece);
   }
 
+  bool wants_outputs() const override { return replay_gain_; }
+
   void finish(const std::vector<fs::path>& written) override {
     if (!replay_gain_) return;
     std::vector<fs::path> files;
