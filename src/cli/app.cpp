@@ -376,10 +376,15 @@ int run(int argc, char** argv, EncoderList encoders) {
   std::vector<std::string> report_files;
   merge->add_option("reports", report_files, "JSON Lines reports written with --report")->required();
   std::vector<std::pair<CLI::App*, Encoder*>> encoder_commands;
+  // Only the command being run (or top-level --help) loads an encoder's module to learn its
+  // description and options; the others are known by name only.
+  const std::string first = args.empty() ? "" : args[0];
+  const bool top_level_help = first.empty() || (first[0] == '-' && first != "--version");
   for (auto& e : encoders) {
-    auto* sub = app.add_subcommand(std::string(e->name()), std::string(e->description()));
+    const bool describe = top_level_help || first == e->name();
+    auto* sub = app.add_subcommand(std::string(e->name()), describe ? std::string(e->description()) : "");
     add_common(*sub, common, true);
-    e->add_options(*sub);
+    if (first == e->name()) e->add_options(*sub);
     encoder_commands.emplace_back(sub, e.get());
   }
 

@@ -1,0 +1,65 @@
+// Encoders live in modules loaded on first use, so a command pays only for the media
+// libraries it needs (`exec` for none, `flac` for libFLAC's).
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <system_error>
+
+#include "mediabatch/encoder.hpp"
+#include "mediabatch/errors.hpp"
+
+namespace mediabatch {
+
+namespace {
+
+fs::path module_dir() {
+  if (const char* dir = std::getenv("MEDIABATCH_ENCODER_DIR"); dir && *dir) return dir;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path("encoders") : exe.parent_path() / "encoders";
+}
+
+class ModuleEncoder final : public Encoder {
+ public:
+  explicit ModuleEncoder(std::string name) : name_(std::move(name)) {}
+
+  std::string_view name() const override { return name_; }
+  std::string_view description() const override { return real().description(); }
+  void add_options(CLI::App& command) override { real().add_options(command); }
+  void validate() override { real().validate(); }
+  bool accepts(const Probe& probe) const override { return real().accepts(probe); }
+  std::string reject_reason(const Probe& probe) const override { return real().reject_reason(probe); }
+  fs::path output_name(const fs::path& input) const override { return real().output_name(input); }
+  void encode(EncodeContext& ctx) const override { real().encode(ctx); }
+  bool wants_outputs() const override { return real().wants_outputs(); }
+  void finish(const std::vector<fs::path>& written) override { real().finish(written); }
+
+ private:
+  Encoder& real() const {
+    std::call_once(once_, [this] { load(); });
+    return *real_;
+  }
+
+  void load() const {
+    const fs::path path = module_dir() / ("mediabatch-" + name_ + ".so");
+    // Never closed: the encoder and whatever its libraries set up live until exit.
+    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) throw Error("cannot load the " + name_ + " encoder: " + ::dlerror());
+    using Entry = Encoder* (*)();
+    auto entry = reinterpret_cast<Entry>(::dlsym(handle, "mediabatch_encoder_entry"));
+    if (!entry) throw Error("cannot load the " + name_ + " encoder: " + path.string() + " has no entry point");
+    real_.reset(entry());
+  }
+
+  std::string name_;
+  mutable std::once_flag once_;
+  mutable std::unique_ptr<Encoder> real_;
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> module_encoder(std::string name) { return std::make_unique<ModuleEncoder>(std::move(name)); }
+
+}  // namespace mediabatch
