@@ -36,7 +36,7 @@ void write_all(std::FILE* f, const std::string& text) {
 }  // namespace
 
 Console::Console(ConsoleOptions options, std::size_t total)
-    : options_(options), total_(total), start_(std::chrono::steady_clock::now()) {
+    : options_(options), total_(total), start_(std::chrono::steady_clock::now()), cpu_start_(cpu_seconds()) {
   progress_on_ = options_.progress == ProgressMode::always ||
                  (options_.progress == ProgressMode::automatic && ::isatty(STDERR_FILENO) && !options_.quiet);
 }
@@ -95,7 +95,8 @@ void Console::summary(bool interrupted, std::size_t not_started) {
   clear_progress();
   if (options_.quiet) return;
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  double cpu = cpu_seconds();
+  // A delta: a shell that exec'd us passes on the CPU time of the children it already reaped.
+  double cpu = cpu_seconds() - cpu_start_;
   std::fprintf(stderr, "mediabatch: %zu ok, %zu failed, %zu skipped", ok_, failed_, skipped_);
   if (interrupted) std::fprintf(stderr, ", %zu not started (interrupted)", not_started);
   std::fprintf(stderr, "; %.2f s wall, %.2f s CPU, %.2fx parallel\n", wall, cpu, wall > 0 ? cpu / wall : 0.0);
