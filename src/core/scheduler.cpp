@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/text.hpp"
 #include "mediabatch/errors.hpp"
 
 namespace mediabatch {
@@ -47,11 +48,6 @@ class ResultQueue {
   std::deque<Done> items_;
 };
 
-std::string seconds_text(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", s);
-  return buf;
-}
 
 // The one place a task's exceptions are caught: nothing may escape into TBB.
 Result run_guarded(const Job& job, const JobFn& fn, const std::atomic<bool>& stop, double timeout) {

@@ -14,6 +14,7 @@
 #include <cmath>
 
 #include "core/cleanup.hpp"
+#include "core/text.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/exec.hpp"
 
@@ -113,11 +114,6 @@ std::string signal_name(int sig) {
   return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
-std::string seconds_text(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", s);
-  return buf;
-}
 
 }  // namespace
 
