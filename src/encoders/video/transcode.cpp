@@ -87,6 +87,21 @@ void copy_stream_tags(const AVStream* from, AVStream* to) {
   }
 }
 
+// Opens a configured encoder and adds the output stream it feeds, tagged like `from`.
+AVStream* open_encoder_stream(AVFormatContext* out, AVCodecContext* enc, const AVCodec* codec, bool global_header,
+                              const AVStream* from, const std::string& kind, const char* codec_name) {
+  if (global_header) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  int r = avcodec_open2(enc, codec, nullptr);
+  if (r < 0) fail(std::string("opening the ") + codec_name + " encoder", r);
+  AVStream* st = avformat_new_stream(out, nullptr);
+  if (!st) throw Error("out of memory");
+  r = avcodec_parameters_from_context(st->codecpar, enc);
+  if (r < 0) fail("setting up the " + kind + " stream", r);
+  st->time_base = enc->time_base;
+  copy_stream_tags(from, st);
+  return st;
+}
+
 // Where an output stream's packets go.
 struct Sink {
   AVFormatContext* format = nullptr;
@@ -474,17 +489,9 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
     enc->flags |= AV_CODEC_FLAG_QSCALE;
     enc->global_quality = static_cast<int>(FF_QP2LAMBDA * settings.video_quality);
     enc->thread_count = threads;
-    if (global_header) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    r = avcodec_open2(enc, theora, nullptr);
-    if (r < 0) fail("opening the Theora encoder", r);
-    AVStream* st = avformat_new_stream(out.get(), nullptr);
-    if (!st) throw Error("out of memory");
-    r = avcodec_parameters_from_context(st->codecpar, enc);
-    if (r < 0) fail("setting up the video stream", r);
-    st->time_base = enc->time_base;
+    AVStream* st = open_encoder_stream(out.get(), enc, theora, global_header, video_in, "video", "Theora");
     st->avg_frame_rate = rate;
     st->sample_aspect_ratio = enc->sample_aspect_ratio;
-    copy_stream_tags(video_in, st);
     t.sink = Sink{out.get(), st, enc, out_packet.get(), "Theora"};
     t.constant_rate = !(out->oformat->flags & AVFMT_VARIABLE_FPS);
     t.scaled.reset(av_frame_alloc());
@@ -519,15 +526,7 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
     enc->flags |= AV_CODEC_FLAG_QSCALE;  // what `ffmpeg -q:a N` sets
     enc->global_quality = static_cast<int>(FF_QP2LAMBDA * settings.audio_quality);
     enc->thread_count = threads;
-    if (global_header) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    r = avcodec_open2(enc, vorbis, nullptr);
-    if (r < 0) fail("opening the Vorbis encoder", r);
-    AVStream* st = avformat_new_stream(out.get(), nullptr);
-    if (!st) throw Error("out of memory");
-    r = avcodec_parameters_from_context(st->codecpar, enc);
-    if (r < 0) fail("setting up the audio stream", r);
-    st->time_base = enc->time_base;
-    copy_stream_tags(audio_stream, st);
+    AVStream* st = open_encoder_stream(out.get(), enc, vorbis, global_header, audio_stream, "audio", "Vorbis");
     t.sink = Sink{out.get(), st, enc, out_packet.get(), "Vorbis"};
     t.frame_size = enc->frame_size > 0 ? enc->frame_size : 1024;
     t.fifo.reset(av_audio_fifo_alloc(enc->sample_fmt, enc->ch_layout.nb_channels, t.frame_size * 4));
