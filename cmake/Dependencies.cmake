@@ -9,6 +9,7 @@ find_package(PkgConfig REQUIRED)
 
 # Media libraries, one group per encoder that needs them.
 pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale libswresample)
+pkg_check_modules(THEORA REQUIRED IMPORTED_TARGET theoraenc)  # libtheora itself, for its speed levels
 pkg_check_modules(MAGICKPP REQUIRED IMPORTED_TARGET Magick++)
 pkg_check_modules(FLACPP REQUIRED IMPORTED_TARGET flac++ flac)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)

@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD=(cmake g++ make pkg-config libtbb-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libgtest-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libmagick++-dev libflac++-dev libgdcm-dev libturbojpeg0-dev libjpeg62-turbo-dev liblcms2-dev
-  libebur128-dev libpng-dev libdeflate-dev)
+  libebur128-dev libpng-dev libdeflate-dev libtheora-dev)
 # Independent tools the tests check outputs with, and that make test media.
 TEST=(ffmpeg flac dcmtk libgdcm-tools libvips-tools imagemagick libimage-exiftool-perl libgs-common)
 BENCH=(parallel hyperfine time)

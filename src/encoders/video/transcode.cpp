@@ -13,6 +13,7 @@
 
 #include "ffmpeg_handles.hpp"
 #include "mediabatch/errors.hpp"
+#include "theora_encoder.hpp"
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -106,35 +107,31 @@ AVStream* open_encoder_stream(AVFormatContext* out, AVCodecContext* enc, const A
 struct Sink {
   AVFormatContext* format = nullptr;
   AVStream* stream = nullptr;
-  AVCodecContext* encoder = nullptr;
+  AVRational time_base{1, 1};  // of the packets handed in
   AVPacket* packet = nullptr;
-  const char* what = "";  // "Theora" / "Vorbis", for messages
   std::int64_t packets = 0;
 
-  // Moves every packet the encoder has ready into the muxer.
-  void drain(bool video) {
-    for (;;) {
-      int r = avcodec_receive_packet(encoder, packet);
-      if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
-      if (r < 0) fail(std::string("encoding ") + what, r);
-      if (video && packet->duration == 0) packet->duration = 1;
-      write();
-    }
-  }
-  // Hands `packet` (timestamps in the encoder's time base) to the muxer.
+  // Hands `packet` to the muxer.
   void write() {
-    av_packet_rescale_ts(packet, encoder->time_base, stream->time_base);
+    av_packet_rescale_ts(packet, time_base, stream->time_base);
     packet->stream_index = stream->index;
     int r = av_interleaved_write_frame(format, packet);  // takes the packet's reference
     if (r < 0) fail("writing the output", r);
     ++packets;
   }
-  void send(const AVFrame* frame, bool video) {
-    int r = avcodec_send_frame(encoder, frame);
-    if (r < 0) fail(std::string("encoding ") + what, r);
-    drain(video);
-  }
 };
+
+// Sends a frame (null: the end) to a libavcodec encoder and moves what it has ready to `sink`.
+void encode_to(AVCodecContext* encoder, const AVFrame* frame, Sink& sink, const char* what) {
+  int r = avcodec_send_frame(encoder, frame);
+  if (r < 0) fail(std::string("encoding ") + what, r);
+  for (;;) {
+    r = avcodec_receive_packet(encoder, sink.packet);
+    if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
+    if (r < 0) fail(std::string("encoding ") + what, r);
+    sink.write();
+  }
+}
 
 // What the whole file shares: the time origin and the limits from --start / --duration.
 struct Timeline {
@@ -146,7 +143,10 @@ struct Timeline {
 struct VideoTrack {
   AVStream* in = nullptr;
   CodecContext decoder;
-  CodecContext encoder;
+  std::unique_ptr<TheoraEncoder> encoder;
+  int width = 0;            // of the output picture
+  int height = 0;
+  AVRational time_base{1, 25};  // of the output: one tick per frame
   Sink sink;
   ScaleContext scaler;
   Frame scaled;
@@ -159,7 +159,7 @@ struct VideoTrack {
 
   void on_frame(AVFrame* f, const Timeline& time, const EncodeContext& ctx) {
     ++decoded;
-    const AVRational tb = encoder->time_base;
+    const AVRational tb = time_base;
     double ipts = static_cast<double>(next_pts);
     int64_t ts = f->best_effort_timestamp;
     if (ts != AV_NOPTS_VALUE) {
@@ -170,7 +170,7 @@ struct VideoTrack {
         return;
       }
       int64_t length_us = f->pkt_duration > 0 ? av_rescale_q(f->pkt_duration, in->time_base, kMicroseconds)
-                                          : av_rescale_q(1, encoder->time_base, kMicroseconds);
+                                          : av_rescale_q(1, time_base, kMicroseconds);
       reached_us = std::max(reached_us, rel_us + length_us);
       ipts = static_cast<double>(rel_us) * tb.den / (static_cast<double>(tb.num) * AV_TIME_BASE);
     }
@@ -202,14 +202,13 @@ struct VideoTrack {
     if (copies == 0) return;
     for (int64_t i = 0; i < repeats; ++i, --copies) {
       if (ctx.should_stop()) throw Cancelled("stopped");
-      last->pts = next_pts++;
-      encode(last.get());
+      encode(last.get(), next_pts++);
     }
 
     AVFrame* out = f;
-    if (f->width != encoder->width || f->height != encoder->height || f->format != AV_PIX_FMT_YUV420P) {
+    if (f->width != width || f->height != height || f->format != AV_PIX_FMT_YUV420P) {
       scaler.reset(sws_getCachedContext(scaler.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format),
-                                        encoder->width, encoder->height, AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr,
+                                        width, height, AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr,
                                         nullptr, nullptr));
       if (!scaler) {
         const char* name = av_get_pix_fmt_name(static_cast<AVPixelFormat>(f->format));
@@ -221,11 +220,9 @@ struct VideoTrack {
       sws_scale(scaler.get(), f->data, f->linesize, 0, f->height, scaled->data, scaled->linesize);
       out = scaled.get();
     }
-    out->pict_type = AV_PICTURE_TYPE_NONE;  // let the encoder choose its key frames
     for (int64_t i = 0; i < copies; ++i) {
       if (i > 0 && ctx.should_stop()) throw Cancelled("stopped");
-      out->pts = next_pts++;
-      encode(out);
+      encode(out, next_pts++);
     }
     if (constant_rate) {  // kept to fill a pause before the next frame
       if (!last) last.reset(av_frame_alloc());
@@ -236,9 +233,9 @@ struct VideoTrack {
     }
   }
 
-  void encode(const AVFrame* f) { sink.send(f, true); }
-
-  void flush() { sink.send(nullptr, true); }
+  void encode(const AVFrame* f, int64_t pts) {
+    if (encoder->encode(*f, pts, sink.packet)) sink.write();
+  }
 };
 
 struct AudioTrack {
@@ -333,7 +330,7 @@ struct AudioTrack {
         throw Error("reading buffered audio");
       chunk->pts = fifo_pts;
       fifo_pts += n;
-      sink.send(chunk.get(), false);
+      encode_to(encoder.get(), chunk.get(), sink, "Vorbis");
     }
   }
 
@@ -371,7 +368,7 @@ struct AudioTrack {
       }
     }
     send_chunks(true);
-    sink.send(nullptr, false);
+    encode_to(encoder.get(), nullptr, sink, "Vorbis");
   }
 };
 
@@ -475,24 +472,36 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
     }
     AVRational rate = av_guess_frame_rate(in.get(), video_in, nullptr);
     if (rate.num <= 0 || rate.den <= 0) rate = AVRational{25, 1};
-    const AVCodec* theora = find_encoder("libtheora");
-    t.encoder.reset(avcodec_alloc_context3(theora));
-    if (!t.encoder) throw Error("out of memory");
-    AVCodecContext* enc = t.encoder.get();
-    enc->width = width;
-    enc->height = height;
-    enc->pix_fmt = AV_PIX_FMT_YUV420P;
-    enc->time_base = av_inv_q(rate);
-    enc->framerate = rate;
-    enc->sample_aspect_ratio = av_guess_sample_aspect_ratio(in.get(), video_in, nullptr);
-    // What `ffmpeg -q:v N` sets (fftools/ffmpeg_opt.c); libtheoraenc maps it to quality N * 6.3.
-    enc->flags |= AV_CODEC_FLAG_QSCALE;
-    enc->global_quality = static_cast<int>(FF_QP2LAMBDA * settings.video_quality);
-    enc->thread_count = threads;
-    AVStream* st = open_encoder_stream(out.get(), enc, theora, global_header, video_in, "video", "Theora");
+    TheoraParams params;
+    params.width = width;
+    params.height = height;
+    params.frame_rate = rate;
+    params.sample_aspect = av_guess_sample_aspect_ratio(in.get(), video_in, nullptr);
+    params.quality = settings.video_quality;
+    params.speed_level = settings.speed_level;
+    t.encoder = std::make_unique<TheoraEncoder>(params);
+    t.width = width;
+    t.height = height;
+    t.time_base = av_inv_q(rate);
+    AVStream* st = avformat_new_stream(out.get(), nullptr);
+    if (!st) throw Error("out of memory");
+    AVCodecParameters* par = st->codecpar;
+    par->codec_type = AVMEDIA_TYPE_VIDEO;
+    par->codec_id = AV_CODEC_ID_THEORA;
+    par->format = AV_PIX_FMT_YUV420P;
+    par->width = width;
+    par->height = height;
+    par->sample_aspect_ratio = params.sample_aspect;
+    const std::vector<std::uint8_t>& headers = t.encoder->headers();
+    par->extradata = static_cast<uint8_t*>(av_mallocz(headers.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+    if (!par->extradata) throw Error("out of memory");
+    std::copy(headers.begin(), headers.end(), par->extradata);
+    par->extradata_size = static_cast<int>(headers.size());
+    st->time_base = t.time_base;
     st->avg_frame_rate = rate;
-    st->sample_aspect_ratio = enc->sample_aspect_ratio;
-    t.sink = Sink{out.get(), st, enc, out_packet.get(), "Theora"};
+    st->sample_aspect_ratio = params.sample_aspect;
+    copy_stream_tags(video_in, st);
+    t.sink = Sink{out.get(), st, t.time_base, out_packet.get()};
     t.constant_rate = !(out->oformat->flags & AVFMT_VARIABLE_FPS);
     t.scaled.reset(av_frame_alloc());
     if (!t.scaled) throw Error("out of memory");
@@ -527,7 +536,7 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
     enc->global_quality = static_cast<int>(FF_QP2LAMBDA * settings.audio_quality);
     enc->thread_count = threads;
     AVStream* st = open_encoder_stream(out.get(), enc, vorbis, global_header, audio_stream, "audio", "Vorbis");
-    t.sink = Sink{out.get(), st, enc, out_packet.get(), "Vorbis"};
+    t.sink = Sink{out.get(), st, enc->time_base, out_packet.get()};
     t.frame_size = enc->frame_size > 0 ? enc->frame_size : 1024;
     t.fifo.reset(av_audio_fifo_alloc(enc->sample_fmt, enc->ch_layout.nb_channels, t.frame_size * 4));
     t.chunk.reset(av_frame_alloc());
@@ -586,7 +595,6 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
   // Drain the decoders, then the encoders.
   if (video) {
     if (!video->done) decode(video->decoder.get(), nullptr, frame.get(), "video", video->decoded, video_frame);
-    video->flush();
   }
   for (auto& t : audio) {
     if (!t->done)
