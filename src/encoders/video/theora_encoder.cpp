@@ -69,6 +69,10 @@ TheoraEncoder::TheoraEncoder(const TheoraParams& p) {
     throw Error("libtheora refused a key frame interval of " + std::to_string(p.keyframe_interval));
   if (control(ctx_.get(), TH_ENCCTL_SET_SPLEVEL, p.speed_level) != 0)
     throw Error("libtheora refused speed level " + std::to_string(p.speed_level));
+  keyframe_interval_ = p.keyframe_interval;
+  speed_level_ = current_level_ = p.speed_level;
+  fast_level_ = p.speed_level;
+  if (p.fast_unreferenced) th_encode_ctl(ctx_.get(), TH_ENCCTL_GET_SPLEVEL_MAX, &fast_level_, sizeof fast_level_);
 
   Comment comment;
   ogg_packet op{};
@@ -92,11 +96,22 @@ bool TheoraEncoder::encode(const AVFrame& frame, std::int64_t pts, AVPacket* pac
     planes_[plane].stride = frame.linesize[plane];
     planes_[plane].data = frame.data[plane];
   }
+  // libtheora forces a key frame once keyframe_interval frames have passed since the last one
+  // (it may also start one early at a scene change, which cannot be known in advance).
+  const int level = since_key_ + 2 >= keyframe_interval_ ? fast_level_ : speed_level_;
+  if (level != current_level_) {
+    if (control(ctx_.get(), TH_ENCCTL_SET_SPLEVEL, level) != 0)
+      throw Error("libtheora refused speed level " + std::to_string(level));
+    current_level_ = level;
+  }
   int r = th_encode_ycbcr_in(ctx_.get(), planes_);
   if (r != 0) throw Error("libtheora refused a frame (error " + std::to_string(r) + ")");
   ogg_packet op{};
   r = th_encode_packetout(ctx_.get(), 0, &op);
-  if (r == 0) return false;
+  if (r == 0) {
+    ++since_key_;
+    return false;
+  }
   if (r < 0 || op.bytes < 0) throw Error("libtheora failed to code a frame (error " + std::to_string(r) + ")");
   av_packet_unref(packet);
   r = av_new_packet(packet, static_cast<int>(op.bytes));
@@ -104,7 +119,9 @@ bool TheoraEncoder::encode(const AVFrame& frame, std::int64_t pts, AVPacket* pac
   if (op.bytes > 0) std::memcpy(packet->data, op.packet, static_cast<std::size_t>(op.bytes));
   packet->pts = packet->dts = pts;
   packet->duration = 1;
-  if ((op.granulepos & keyframe_mask_) == 0) packet->flags |= AV_PKT_FLAG_KEY;
+  // A granule position is the last key frame's number, shifted, plus the frames since it.
+  since_key_ = static_cast<int>(op.granulepos & keyframe_mask_);
+  if (since_key_ == 0) packet->flags |= AV_PKT_FLAG_KEY;
   return true;
 }
 

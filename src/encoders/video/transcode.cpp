@@ -478,7 +478,10 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
     params.frame_rate = rate;
     params.sample_aspect = av_guess_sample_aspect_ratio(in.get(), video_in, nullptr);
     params.quality = settings.video_quality;
-    params.speed_level = settings.speed_level;
+    // --speed 0, 1, 3: libtheora's levels 0, 1 and 2 for every frame; 2: level 1, and level 2
+    // for the frames no other frame predicts from.
+    params.speed_level = settings.speed >= 3 ? theora_max_speed_level() : std::min(settings.speed, 1);
+    params.fast_unreferenced = settings.speed == 2;
     t.encoder = std::make_unique<TheoraEncoder>(params);
     t.width = width;
     t.height = height;

@@ -8,7 +8,7 @@ struct Settings {
   bool ogg = false;          // Ogg (.ogv) instead of Matroska
   double video_quality = 6;  // Theora 0..10, as ffmpeg -q:v
   double audio_quality = 3;  // Vorbis -1..10, as ffmpeg -q:a
-  int speed_level = 1;       // libtheora's speed level, 0..2
+  int speed = 2;             // --speed 0..3: libtheora's levels, see video_encoder.cpp
   double start = 0;          // seconds skipped at the beginning (like -ss before -i)
   double duration = -1;      // seconds kept; negative: to the end
   int max_height = 0;        // scale down to at most this height; 0: keep the size

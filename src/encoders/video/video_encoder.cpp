@@ -9,7 +9,6 @@
 
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
-#include "theora_encoder.hpp"
 #include "transcode.hpp"
 
 extern "C" {
@@ -59,10 +58,11 @@ class VideoEncoder final : public Encoder {
     cmd.add_option("--aq", settings_.audio_quality, "Vorbis quality -1..10, as ffmpeg -q:a")
         ->check(CLI::Range(-1.0, 10.0))
         ->capture_default_str();
-    cmd.add_option("--speed", settings_.speed_level,
-                   "libtheora speed level: 0 searches most, 1 skips unchanged blocks early (same quality, "
-                   "less CPU), 2 analyses fast (larger files)")
-        ->check(CLI::Range(0, 2))
+    cmd.add_option("--speed", settings_.speed,
+                   "Theora encoding speed 0..3: 0 libtheora's slowest search; 1 libtheora's default (the "
+                   "ffmpeg CLI's output); 2 as 1, with the frame before each key frame analysed fast; "
+                   "3 every frame analysed fast (much larger files)")
+        ->check(CLI::Range(0, 3))
         ->capture_default_str();
     cmd.add_option("--start", settings_.start, "Begin at this many seconds into the input (like -ss)")
         ->check(CLI::NonNegativeNumber);
@@ -77,8 +77,7 @@ class VideoEncoder final : public Encoder {
     if (format_ != "mkv" && format_ != "ogv") throw UsageError("--format must be mkv or ogv");
     if (!(settings_.video_quality >= 0 && settings_.video_quality <= 10)) throw UsageError("--vq must be in 0..10");
     if (!(settings_.audio_quality >= -1 && settings_.audio_quality <= 10)) throw UsageError("--aq must be in -1..10");
-    if (settings_.speed_level < 0 || settings_.speed_level > video::theora_max_speed_level())
-      throw UsageError("--speed must be in 0.." + std::to_string(video::theora_max_speed_level()));
+    if (settings_.speed < 0 || settings_.speed > 3) throw UsageError("--speed must be in 0..3");
     if (!(settings_.start >= 0)) throw UsageError("--start must not be negative");
     if (settings_.max_height < 0 || settings_.max_height == 1) throw UsageError("--max-height must be at least 2");
     settings_.ogg = format_ == "ogv";
