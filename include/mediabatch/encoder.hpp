@@ -90,6 +90,10 @@ class Encoder {
   // Called once after parsing and before any input is planned; throws UsageError.
   virtual void validate() {}
 
+  // Inputs to take when none are named, instead of a list from stdin (`flac --cue disc.cue`
+  // takes the files the cue sheet names). Called after validate().
+  virtual std::vector<std::string> default_inputs() const { return {}; }
+
   // Whether this input is of the encoder's kind, by content (magic bytes) where possible.
   virtual bool accepts(const Probe& probe) const = 0;
   // Why a file named on the command line was not taken ("unknown extension").
@@ -98,6 +102,10 @@ class Encoder {
   }
   // File name of the primary output for an input ("photo.jpg" -> "photo_thumbnail.jpg").
   virtual fs::path output_name(const fs::path& input) const = 0;
+  // The files of which any one, newer than the input, shows that an earlier run converted it
+  // (skip-if-newer): the planned output, and others where the names depend on the content
+  // (`dicom --frames all` writes <stem>_0001.png... for a multi-frame file).
+  virtual std::vector<fs::path> done_markers(const fs::path& output) const { return {output}; }
 
   // Converts ctx.input() into ctx.temp_output() (and any ctx.add_output()). Throws Error with
   // a one-line reason on failure, Skip when the file has nothing to convert, and Cancelled

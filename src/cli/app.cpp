@@ -147,8 +147,9 @@ Result run_encoder_job(const Job& job, const Common& c, int threads, const std::
   r.command = std::string(job.encoder->name());
   std::error_code ec;
   if (!c.force) {
-    auto out_time = fs::last_write_time(job.output, ec);
-    if (!ec) {
+    for (const fs::path& done : job.encoder->done_markers(job.output)) {
+      auto out_time = fs::last_write_time(done, ec);
+      if (ec) continue;
       auto in_time = fs::last_write_time(job.input, ec);
       if (!ec && out_time >= in_time) {
         r.status = Status::skipped;
@@ -282,7 +283,9 @@ int run_exec(const Common& c, const std::vector<std::string>& command, std::atom
 int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const std::string& command,
                  std::atomic<bool>& stop) {
   for (Encoder* e : encoders) e->validate();
-  auto inputs = gather_inputs(c, false);
+  Common named = c;
+  if (c.inputs.empty() && c.retry_failed.empty() && encoders.size() == 1) named.inputs = encoders.front()->default_inputs();
+  auto inputs = gather_inputs(named, false);
   PlanOptions po;
   if (!c.output_dir.empty()) po.output_dir = fs::path(c.output_dir);
   po.report_unknown = encoders.size() > 1;

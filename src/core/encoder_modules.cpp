@@ -21,6 +21,7 @@ fs::path module_dir() {
   return ec ? fs::path("encoders") : exe.parent_path() / "encoders";
 }
 
+// Forwards every virtual of Encoder to the module's encoder: a new one must be added here.
 class ModuleEncoder final : public Encoder {
  public:
   explicit ModuleEncoder(std::string name) : name_(std::move(name)) {}
@@ -32,6 +33,8 @@ class ModuleEncoder final : public Encoder {
   bool accepts(const Probe& probe) const override { return real().accepts(probe); }
   std::string reject_reason(const Probe& probe) const override { return real().reject_reason(probe); }
   fs::path output_name(const fs::path& input) const override { return real().output_name(input); }
+  std::vector<fs::path> done_markers(const fs::path& output) const override { return real().done_markers(output); }
+  std::vector<std::string> default_inputs() const override { return real().default_inputs(); }
   void encode(EncodeContext& ctx) const override { real().encode(ctx); }
   bool wants_outputs() const override { return real().wants_outputs(); }
   void finish(const std::vector<fs::path>& written) override { real().finish(written); }

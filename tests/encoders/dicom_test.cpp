@@ -594,6 +594,33 @@ TEST_F(DicomTest, FramesFirstAndAll) {
   EXPECT_NE(frames[1].samples, frames[2].samples);
 }
 
+TEST_F(DicomTest, AllFramesAreUpToDateOnTheNextRun) {
+  if (!fs::exists(MEDIABATCH_BINARY)) GTEST_SKIP() << "build/mediabatch not built";
+  GrayParams p;
+  p.frames = 3;
+  const auto multi = write("multi.dcm", gray_dicom(p));
+  const auto single = write("single.dcm", gray_dicom(GrayParams{}));
+  const fs::path out = dir / "out";
+  const std::vector<std::string> args{"dicom", "--progress", "never", "--frames", "all", "--report",
+                                      (dir / "report.jsonl").string(), multi.string(), single.string(),
+                                      "-o", out.string()};
+  auto r = mbtest::mediabatch(args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(fs::exists(out / "multi_0003.png"));
+  EXPECT_FALSE(fs::exists(out / "multi.png"));
+  EXPECT_TRUE(fs::exists(out / "single.png"));
+  const auto written = fs::last_write_time(out / "multi_0002.png");
+  // Second run: both inputs are older than what the first run wrote.
+  r = mbtest::mediabatch(args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("0 ok, 0 failed, 2 skipped"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(fs::last_write_time(out / "multi_0002.png"), written);
+  auto args_forced = args;
+  args_forced.insert(args_forced.begin() + 1, "--force");
+  r = mbtest::mediabatch(args_forced);
+  EXPECT_NE((r.out + r.err).find("2 ok, 0 failed, 0 skipped"), std::string::npos) << r.out << r.err;
+}
+
 TEST_F(DicomTest, NoPixelDataIsSkippedWithThatReason) {
   DicomWriter w;
   w.str(2, 1, "OB", std::string("\0\1", 2));

@@ -590,4 +590,35 @@ TEST(FlacCli, CueSheetSplitsTheImageAndReplayGainTagsEveryTrack) {
   EXPECT_TRUE(joined == wav_data(dir / "disc.wav"));
 }
 
+TEST(FlacCli, CueSheetAloneTakesTheFilesItNames) {
+  need_tools();
+  if (!have_binary()) GTEST_SKIP() << "build/mediabatch is not built";
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
+  mbtest::write_file(dir / "disc.cue", kCue);
+  // No inputs named (and nothing on stdin): the image the cue sheet names is split.
+  auto r = mbtest::mediabatch({"flac", "--progress", "never", "--cue", (dir / "disc.cue").string(), "-o",
+                               (dir / "out").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string joined;
+  for (const char* t : {"track01.flac", "track02.flac", "track03.flac"}) {
+    ASSERT_TRUE(fs::exists(dir / "out" / t)) << t << r.out << r.err;
+    joined += decode_pcm(dir / "out" / t);
+  }
+  EXPECT_TRUE(joined == wav_data(dir / "disc.wav"));
+
+  // A cue sheet of separate files: each file it names, tagged by its entry.
+  gen(ffmpeg_wav(dir / "beta.wav", kNoise, "pcm_s16le", "-t 0.3"));
+  gen(ffmpeg_wav(dir / "alpha.wav", kNoise, "pcm_s16le", "-t 0.3"));
+  mbtest::write_file(dir / "album.cue",
+                     "PERFORMER \"P\"\nTITLE \"Two Files\"\nFILE \"beta.wav\" WAVE\n  TRACK 01 AUDIO\n    TITLE \"B\"\n"
+                     "    INDEX 01 00:00:00\nFILE \"alpha.wav\" WAVE\n  TRACK 02 AUDIO\n    TITLE \"A\"\n"
+                     "    INDEX 01 00:00:00\n");
+  r = mbtest::mediabatch({"flac", "--progress", "never", "--cue", (dir / "album.cue").string(), "-o",
+                          (dir / "out2").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(exported_tags(dir / "out2" / "alpha.flac"), "TITLE=A\nARTIST=P\nALBUM=Two Files\nTRACKNUMBER=2\nTRACKTOTAL=2\n");
+  EXPECT_EQ(exported_tags(dir / "out2" / "beta.flac"), "TITLE=B\nARTIST=P\nALBUM=Two Files\nTRACKNUMBER=1\nTRACKTOTAL=2\n");
+}
+
 }  // namespace

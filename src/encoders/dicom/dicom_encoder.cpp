@@ -203,6 +203,11 @@ class DicomEncoder final : public Encoder {
   fs::path output_name(const fs::path& input) const override {
     return input.stem().string() + ".png";
   }
+  // A multi-frame file under --frames all writes <stem>_0001.png... and not <stem>.png.
+  std::vector<fs::path> done_markers(const fs::path& output) const override {
+    if (frames_text_ != "all") return {output};
+    return {output, output.parent_path() / (output.stem().string() + "_0001.png")};
+  }
 
   void encode(EncodeContext& ctx) const override;
 

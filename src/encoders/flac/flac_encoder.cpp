@@ -98,6 +98,14 @@ class FlacEncoder final : public Encoder {
     cmd.add_flag("--replay-gain", replay_gain_, "Write ReplayGain 2.0 track and album tags after encoding");
   }
 
+  // With --cue and no inputs: the whole-disc image it names, or its track files.
+  std::vector<std::string> default_inputs() const override {
+    std::vector<std::string> files;
+    if (!cue_) return files;
+    for (const auto& f : cue_->files) files.push_back((cue_->path.parent_path() / f).string());
+    return files;
+  }
+
   void validate() override {
     if (!album_path_.empty() && !cue_path_.empty())
       throw UsageError("--album and --cue both give the album's tags: use one of them");
@@ -106,6 +114,10 @@ class FlacEncoder final : public Encoder {
     for (const auto& a : tag_args_) extra_tags_.push_back(flac::parse_tag_argument(a));
     if (!cover_path_.empty()) cover_ = flac::read_cover(cover_path_);
     collect_inputs();
+    if (inputs_.empty() && cue_) {  // no inputs named: the cue sheet's files (default_inputs)
+      for (const auto& f : default_inputs()) inputs_.push_back(fs::absolute(f).lexically_normal());
+      std::sort(inputs_.begin(), inputs_.end());
+    }
     // A track with no entry in the album data is a usage error before anything is encoded.
     const flac::Album* album = album_ ? &*album_ : (cue_ && !cue_->is_image()) ? &cue_->album : nullptr;
     if (album != nullptr) {
