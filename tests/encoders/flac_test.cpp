@@ -427,15 +427,20 @@ TEST(FlacEncoder, CueSheetSplitsAWholeDiscImageSampleExactly) {
   }
 }
 
-TEST(FlacEncoder, CueSheetOfSeparateFilesTagsEachFileByItsFileEntry) {
-  need_tools();
-  TempDir dir;
+// beta.wav and alpha.wav with album.cue naming them as tracks 1 and 2.
+void write_two_file_album(const TempDir& dir) {
   gen(ffmpeg_wav(dir / "beta.wav", kNoise, "pcm_s16le", "-t 0.3"));
   gen(ffmpeg_wav(dir / "alpha.wav", kNoise, "pcm_s16le", "-t 0.3"));
   mbtest::write_file(dir / "album.cue",
                      "PERFORMER \"P\"\nTITLE \"Two Files\"\nFILE \"beta.wav\" WAVE\n  TRACK 01 AUDIO\n    TITLE \"B\"\n"
                      "    INDEX 01 00:00:00\nFILE \"alpha.wav\" WAVE\n  TRACK 02 AUDIO\n    TITLE \"A\"\n"
                      "    INDEX 01 00:00:00\n");
+}
+
+TEST(FlacEncoder, CueSheetOfSeparateFilesTagsEachFileByItsFileEntry) {
+  need_tools();
+  TempDir dir;
+  write_two_file_album(dir);
   Runner r({"--cue", (dir / "album.cue").string(), (dir / "alpha.wav").string(), (dir / "beta.wav").string()});
   const auto a = r.encode(dir / "alpha.wav", dir / "out").outputs.at(0);
   EXPECT_EQ(a.filename(), "alpha.flac");
@@ -608,12 +613,7 @@ TEST(FlacCli, CueSheetAloneTakesTheFilesItNames) {
   EXPECT_TRUE(joined == wav_data(dir / "disc.wav"));
 
   // A cue sheet of separate files: each file it names, tagged by its entry.
-  gen(ffmpeg_wav(dir / "beta.wav", kNoise, "pcm_s16le", "-t 0.3"));
-  gen(ffmpeg_wav(dir / "alpha.wav", kNoise, "pcm_s16le", "-t 0.3"));
-  mbtest::write_file(dir / "album.cue",
-                     "PERFORMER \"P\"\nTITLE \"Two Files\"\nFILE \"beta.wav\" WAVE\n  TRACK 01 AUDIO\n    TITLE \"B\"\n"
-                     "    INDEX 01 00:00:00\nFILE \"alpha.wav\" WAVE\n  TRACK 02 AUDIO\n    TITLE \"A\"\n"
-                     "    INDEX 01 00:00:00\n");
+  write_two_file_album(dir);
   r = mbtest::mediabatch({"flac", "--progress", "never", "--cue", (dir / "album.cue").string(), "-o",
                           (dir / "out2").string()});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
