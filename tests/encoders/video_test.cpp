@@ -595,6 +595,98 @@ TEST(Video, StopsWhenAsked) {
   expect_only(dir.path(), in);
 }
 
+// Per frame of the video stream: its time in milliseconds and whether it is a key frame.
+std::vector<std::pair<long, bool>> video_frames(const fs::path& file) {
+  std::vector<std::pair<long, bool>> frames;
+  for (const auto& line : lines_of(theora_packets(file))) {
+    long pts = 0;
+    if (std::sscanf(line.c_str(), "%ld", &pts) == 1) frames.emplace_back(pts, line.find(",K") != std::string::npos);
+  }
+  return frames;
+}
+
+// Where a part coded apart starts: a key frame that does not come 12 frames after the last.
+std::vector<std::size_t> part_starts(const std::vector<std::pair<long, bool>>& frames) {
+  std::vector<std::size_t> starts;
+  std::size_t last = 0;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    if (!frames[i].second) continue;
+    if (i != 0 && i - last != 12) starts.push_back(i);
+    last = i;
+  }
+  return starts;
+}
+
+TEST(Video, WithThreadsToSpareLaterPartsAreCodedAtOnce) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  auto in = dir / "long.mp4";
+  make_media("-f lavfi -i testsrc2=s=320x180:r=25,noise=alls=6:allf=t " + kTone +
+                 "-t 9.2 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac",
+             in);
+  ASSERT_EQ(convert(in, dir / "one.mkv", {}, 1), "");
+  ASSERT_EQ(convert(in, dir / "three.mkv", {}, 3), "");
+  const auto one = video_frames(dir / "one.mkv");
+  const auto three = video_frames(dir / "three.mkv");
+  ASSERT_EQ(one.size(), 230u);
+  ASSERT_EQ(three.size(), one.size());
+  // Three parts of about 9.2 s / 3, each starting with a key frame of its own; every frame
+  // keeps its time.
+  for (std::size_t i = 0; i < one.size(); ++i) EXPECT_EQ(three[i].first, one[i].first) << "frame " << i;
+  EXPECT_TRUE(part_starts(one).empty());
+  const auto starts = part_starts(three);
+  ASSERT_EQ(starts.size(), 2u);
+  EXPECT_NEAR(static_cast<double>(starts[0]), 77, 3);
+  EXPECT_NEAR(static_cast<double>(starts[1]), 153, 3);
+  expect_clean_decode(dir / "three.mkv");
+  EXPECT_NEAR(duration_of(probe(dir / "three.mkv")), duration_of(probe(dir / "one.mkv")), 0.01);
+  EXPECT_EQ(span_of(dir / "three.mkv", "a:0").packets, span_of(dir / "one.mkv", "a:0").packets);
+  const double a = static_cast<double>(fs::file_size(dir / "three.mkv"));
+  const double b = static_cast<double>(fs::file_size(dir / "one.mkv"));
+  EXPECT_NEAR(a / b, 1.0, 0.05);
+
+  // --start and --duration cut the same frames either way.
+  ASSERT_EQ(convert(in, dir / "cut1.mkv", {"--start", "1.5", "--duration", "7"}, 1), "");
+  ASSERT_EQ(convert(in, dir / "cut2.mkv", {"--start", "1.5", "--duration", "7"}, 2), "");
+  const auto cut1 = video_frames(dir / "cut1.mkv");
+  const auto cut2 = video_frames(dir / "cut2.mkv");
+  ASSERT_EQ(cut1.size(), 175u);
+  ASSERT_EQ(cut2.size(), cut1.size());
+  for (std::size_t i = 0; i < cut1.size(); ++i) EXPECT_EQ(cut2[i].first, cut1[i].first) << "frame " << i;
+  const auto cut_starts = part_starts(cut2);  // two parts: the second from 3.5 s of the output
+  ASSERT_EQ(cut_starts.size(), 1u);
+  EXPECT_NEAR(static_cast<double>(cut_starts[0]), 87, 2);
+
+  // Ogg keeps one part: its constant rate carries state from frame to frame.
+  ASSERT_EQ(convert(in, dir / "three.ogv", {"--format", "ogv"}, 3), "");
+  expect_clean_decode(dir / "three.ogv");
+
+  // Damage in the last part: the file is coded again in one part, and fails as it does then.
+  auto mkv = dir / "whole.mkv";
+  make_media("-i '" + in.string() + "' -c copy", mkv);
+  std::string bytes = mbtest::read_file(mkv);
+  for (std::size_t i = bytes.size() * 8 / 10; i < bytes.size() * 8 / 10 + 20000; ++i)
+    bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+  mbtest::write_file(dir / "damaged.mkv", bytes);
+  const std::string err1 = convert(dir / "damaged.mkv", dir / "damaged1.mkv", {}, 1);
+  EXPECT_NE(err1, "");
+  EXPECT_EQ(convert(dir / "damaged.mkv", dir / "damaged2.mkv", {}, 2), err1);
+  EXPECT_FALSE(fs::exists(dir / "damaged2.mkv"));
+
+  // Stopped while the parts run: every thread ends, nothing is left.
+  auto encoder = configured({});
+  std::atomic<bool> stop{false};
+  mediabatch::EncodeContext ctx(in, dir / "stopped.mkv", 2, &stop, mediabatch::EncodeContext::Clock::time_point::max());
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+  });
+  EXPECT_THROW(encoder->encode(ctx), mediabatch::Cancelled);
+  stopper.join();
+  ctx.discard();
+  EXPECT_FALSE(fs::exists(dir / "stopped.mkv"));
+}
+
 TEST(Video, AcceptsByExtension) {
   auto encoder = configured({});
   for (const char* name : {"a.mp4", "b.AVI", "c.wmv", "d.flv", "e.mpg", "f.MPEG", "g.mov", "h.ogv", "i.mkv",

@@ -3,7 +3,13 @@
 #include "transcode.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <thread>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -35,9 +41,15 @@ constexpr int64_t kMaxDuplicates = 1000;  // as many frames as ffmpeg repeats be
   throw Error(what + ": " + av_error(code));
 }
 
-int interrupt_requested(void* opaque) {
-  return static_cast<const EncodeContext*>(opaque)->should_stop() ? 1 : 0;
-}
+// What FFmpeg's interrupt callback checks: Ctrl-C / --timeout, and the file's own abort flag
+// (set when one of its threads failed, so that the others stop too).
+struct StopFlags {
+  const EncodeContext* ctx = nullptr;
+  const std::atomic<bool>* abort = nullptr;
+  bool stop() const { return ctx->should_stop() || (abort && abort->load(std::memory_order_relaxed)); }
+};
+
+int interrupt_requested(void* opaque) { return static_cast<const StopFlags*>(opaque)->stop() ? 1 : 0; }
 
 // Vorbis fixes the channel order per channel count (libavcodec/vorbis_data.c); converting to
 // it with swresample keeps every channel where it belongs.
@@ -103,21 +115,67 @@ AVStream* open_encoder_stream(AVFormatContext* out, AVCodecContext* enc, const A
   return st;
 }
 
-// Where an output stream's packets go.
+// The coded packets of a later part of the video, kept in an anonymous temporary file (gone
+// when closed, or when the process dies) until the parts before it are in the output.
+class SpillFile {
+ public:
+  SpillFile() : file_(std::tmpfile()) {
+    if (!file_) throw Error(std::string("creating a temporary file: ") + std::strerror(errno));
+  }
+  void put(const AVPacket* p) {
+    const Record r{p->pts, p->dts, p->duration, p->flags, p->size};
+    if (std::fwrite(&r, sizeof r, 1, file_.get()) != 1 ||
+        (p->size > 0 && std::fwrite(p->data, static_cast<std::size_t>(p->size), 1, file_.get()) != 1))
+      throw Error(std::string("writing a temporary file: ") + std::strerror(errno));
+  }
+  void rewind() { std::rewind(file_.get()); }
+  // The next packet into `p` (unreferenced first); false at the end.
+  bool get(AVPacket* p) {
+    Record r{};
+    if (std::fread(&r, sizeof r, 1, file_.get()) != 1) return false;
+    av_packet_unref(p);
+    if (av_new_packet(p, r.size) < 0) throw Error("out of memory");
+    if (r.size > 0 && std::fread(p->data, static_cast<std::size_t>(r.size), 1, file_.get()) != 1)
+      throw Error("reading a temporary file: it ends early");
+    p->pts = r.pts;
+    p->dts = r.dts;
+    p->duration = r.duration;
+    p->flags = r.flags;
+    return true;
+  }
+
+ private:
+  struct Record {
+    int64_t pts, dts, duration;
+    int flags, size;
+  };
+  struct Close {
+    void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, Close> file_;
+};
+
+// Where an output stream's packets go: the muxer, or a spill file.
 struct Sink {
   AVFormatContext* format = nullptr;
   AVStream* stream = nullptr;
   AVRational time_base{1, 1};  // of the packets handed in
   AVPacket* packet = nullptr;
+  SpillFile* spill = nullptr;
   std::int64_t packets = 0;
 
-  // Hands `packet` to the muxer.
+  // Hands `packet` to the muxer (or the spill file, timestamps as they are).
   void write() {
+    ++packets;
+    if (spill) {
+      spill->put(packet);
+      av_packet_unref(packet);
+      return;
+    }
     av_packet_rescale_ts(packet, time_base, stream->time_base);
     packet->stream_index = stream->index;
     int r = av_interleaved_write_frame(format, packet);  // takes the packet's reference
     if (r < 0) fail("writing the output", r);
-    ++packets;
   }
 };
 
@@ -156,6 +214,12 @@ struct VideoTrack {
   int64_t reached_us = 0;      // output time where the last decoded frame ends
   int64_t decoded = 0;
   bool done = false;
+  // The part of the output this track codes: frames at [begin_us, end_us) of output time.
+  int64_t begin_us = std::numeric_limits<int64_t>::min();
+  int64_t end_us = kNoLimit;
+  int64_t first_kept_us = AV_NOPTS_VALUE;  // the first frame coded
+  int64_t next_frame_us = AV_NOPTS_VALUE;  // the first frame at end_us or later
+  bool untimed = false;                    // a frame had no timestamp
 
   void on_frame(AVFrame* f, const Timeline& time, const EncodeContext& ctx) {
     ++decoded;
@@ -164,15 +228,19 @@ struct VideoTrack {
     int64_t ts = f->best_effort_timestamp;
     if (ts != AV_NOPTS_VALUE) {
       int64_t rel_us = av_rescale_q(ts, in->time_base, kMicroseconds) - time.origin_us;
-      if (time.trim_start && rel_us < 0) return;
-      if (rel_us >= time.end_us) {
+      if (rel_us < begin_us) return;
+      if (rel_us >= end_us) {
         done = true;
+        next_frame_us = rel_us;
         return;
       }
+      if (first_kept_us == AV_NOPTS_VALUE) first_kept_us = rel_us;
       int64_t length_us = f->pkt_duration > 0 ? av_rescale_q(f->pkt_duration, in->time_base, kMicroseconds)
                                           : av_rescale_q(1, time_base, kMicroseconds);
       reached_us = std::max(reached_us, rel_us + length_us);
       ipts = static_cast<double>(rel_us) * tb.den / (static_cast<double>(tb.num) * AV_TIME_BASE);
+    } else {
+      untimed = true;
     }
     // The ffmpeg CLI's frame-rate logic (fftools/ffmpeg.c do_video_out): with a variable-rate
     // muxer a frame keeps its own time, rounded to the encoder's time base; with Ogg the rate
@@ -392,11 +460,158 @@ void decode(AVCodecContext* dec, const AVPacket* packet, AVFrame* frame, const s
   }
 }
 
+
+// The Theora set-up for a video stream: its size (after --max-height), rate and quality.
+TheoraParams theora_params(AVFormatContext* in, AVStream* video_in, const AVCodecContext* decoder,
+                           const Settings& settings) {
+  int width = decoder->width, height = decoder->height;
+  if (width <= 0 || height <= 0) throw Error("the video stream has no frame size");
+  if (settings.max_height > 0 && height > settings.max_height) {
+    const int h = std::max(2, settings.max_height & ~1);
+    const int w = std::max(2, 2 * static_cast<int>(std::lround(static_cast<double>(width) * h / height / 2.0)));
+    width = w;
+    height = h;
+  }
+  AVRational rate = av_guess_frame_rate(in, video_in, nullptr);
+  if (rate.num <= 0 || rate.den <= 0) rate = AVRational{25, 1};
+  TheoraParams params;
+  params.width = width;
+  params.height = height;
+  params.frame_rate = rate;
+  params.sample_aspect = av_guess_sample_aspect_ratio(in, video_in, nullptr);
+  params.quality = settings.video_quality;
+  // --speed 0, 1, 3: libtheora's levels 0, 1 and 2 for every frame; 2: level 1, and level 2
+  // for the frames no other frame predicts from.
+  params.speed_level = settings.speed >= 3 ? theora_max_speed_level() : std::min(settings.speed, 1);
+  params.fast_unreferenced = settings.speed == 2;
+  return params;
+}
+
+// Everything of a video track but where its packets go.
+void open_video_track(VideoTrack& t, AVStream* video_in, CodecContext decoder, const TheoraParams& params) {
+  t.in = video_in;
+  t.decoder = std::move(decoder);
+  t.encoder = std::make_unique<TheoraEncoder>(params);
+  t.width = params.width;
+  t.height = params.height;
+  t.time_base = av_inv_q(params.frame_rate);
+  t.scaled.reset(av_frame_alloc());
+  if (!t.scaled) throw Error("out of memory");
+  t.scaled->format = AV_PIX_FMT_YUV420P;
+  t.scaled->width = params.width;
+  t.scaled->height = params.height;
+  int r = av_frame_get_buffer(t.scaled.get(), 0);
+  if (r < 0) fail("allocating a frame", r);
+}
+
+
+// A later part of the video, coded on a thread of its own from a second reading of the input;
+// its packets wait in a spill file until the parts before it are in the output.
+struct VideoPart {
+  int64_t begin_us = 0;  // output time: frames at [begin_us, end_us)
+  int64_t end_us = kNoLimit;
+  SpillFile spill;
+  int64_t first_kept_us = AV_NOPTS_VALUE;
+  int64_t next_frame_us = AV_NOPTS_VALUE;
+  int64_t reached_us = 0;
+  bool untimed = false;
+  std::exception_ptr error;
+};
+
+void code_video_part(const std::string& path, int stream_index, const TheoraParams& params, const Timeline& time,
+                     StopFlags& flags, const EncodeContext& ctx, VideoPart& part) {
+  AVFormatContext* raw = avformat_alloc_context();
+  if (!raw) throw Error("out of memory");
+  raw->interrupt_callback = AVIOInterruptCB{&interrupt_requested, &flags};
+  int r = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
+  if (r < 0) fail("opening the input", r);
+  InputFormat in(raw);
+  r = avformat_find_stream_info(in.get(), nullptr);
+  if (r < 0) fail("reading the stream parameters", r);
+  if (stream_index >= static_cast<int>(in->nb_streams)) throw Error("the input changed while it was read");
+  for (unsigned i = 0; i < in->nb_streams; ++i)
+    if (static_cast<int>(i) != stream_index) in->streams[i]->discard = AVDISCARD_ALL;
+  AVStream* st = in->streams[stream_index];
+  VideoTrack t;
+  open_video_track(t, st, open_decoder(st, 1, "video"), params);
+  Packet packet(av_packet_alloc());
+  Packet out_packet(av_packet_alloc());
+  Frame frame(av_frame_alloc());
+  if (!packet || !out_packet || !frame) throw Error("out of memory");
+  t.sink = Sink{nullptr, nullptr, t.time_base, out_packet.get(), &part.spill};
+  t.begin_us = part.begin_us;
+  t.end_us = part.end_us;
+  // To the key frame at or before the part's start; what comes before it is decoded, not coded.
+  const int64_t target = time.origin_us + part.begin_us;
+  r = avformat_seek_file(in.get(), -1, std::numeric_limits<int64_t>::min(), target, target, 0);
+  if (r < 0) fail("seeking", r);
+  auto on_frame = [&](AVFrame* f) { t.on_frame(f, time, ctx); };
+  while (!t.done) {
+    if (flags.stop()) throw Cancelled("stopped");
+    r = av_read_frame(in.get(), packet.get());
+    if (r == AVERROR_EOF) {
+      decode(t.decoder.get(), nullptr, frame.get(), "video", t.decoded, on_frame);
+      break;
+    }
+    if (r < 0) fail("reading the input", r);
+    if (packet->stream_index == stream_index)
+      decode(t.decoder.get(), packet.get(), frame.get(), "video", t.decoded, on_frame);
+    av_packet_unref(packet.get());
+  }
+  part.first_kept_us = t.first_kept_us;
+  part.next_frame_us = t.next_frame_us;
+  part.reached_us = t.reached_us;
+  part.untimed = t.untimed;
+}
+
+// The threads coding later parts. Joined before the file is finished; when the file fails
+// first, they are told to stop and joined on the way out.
+class PartThreads {
+ public:
+  explicit PartThreads(std::atomic<bool>& abort) : abort_(abort) {}
+  PartThreads(const PartThreads&) = delete;
+  PartThreads& operator=(const PartThreads&) = delete;
+  ~PartThreads() {
+    abort_ = true;
+    join();
+  }
+  void start(std::function<void()> work) { threads_.emplace_back(std::move(work)); }
+  void join() {
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+
+ private:
+  std::atomic<bool>& abort_;
+  std::vector<std::thread> threads_;
+};
+
+// Thrown when the parts coded apart do not join up frame for frame (a frame without a time,
+// a seek that landed late, damage before a part's start): the file is then coded in one part.
+struct PartsDoNotJoin {};
+
+// Containers whose seeking lands on a key frame at or before the time asked for, with the
+// times of the frames as the first reading sees them.
+bool can_code_in_parts(const AVFormatContext* in) {
+  if (in->duration <= 0 || in->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE) return false;
+  if (!in->pb || !(in->pb->seekable & AVIO_SEEKABLE_NORMAL)) return false;
+  if (in->iformat->flags & AVFMT_NOTIMESTAMPS) return false;
+  const std::string name = in->iformat->name;
+  return name.find("mov") != std::string::npos || name.find("matroska") != std::string::npos;
+}
+
+constexpr int64_t kMinPartUs = 3 * AV_TIME_BASE;  // shorter parts gain less than a key frame costs
+
 }  // namespace
 
-void transcode(EncodeContext& ctx, const Settings& settings) {
+namespace {
+
+// One attempt at the file; with in_parts, the video may be coded in parts on ctx.threads().
+void transcode_file(EncodeContext& ctx, const Settings& settings, bool in_parts) {
   const std::string input_path = ctx.input().string();
-  const AVIOInterruptCB interrupt{&interrupt_requested, &ctx};
+  std::atomic<bool> abort{false};
+  StopFlags flags{&ctx, &abort};
+  const AVIOInterruptCB interrupt{&interrupt_requested, &flags};
   const int threads = std::max(1, ctx.threads());
 
   AVFormatContext* raw_in = avformat_alloc_context();
@@ -437,6 +652,18 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
     }
   }
   if (settings.duration >= 0) time.end_us = std::llround(settings.duration * AV_TIME_BASE);
+  const int64_t declared_us = (in->start_time != AV_NOPTS_VALUE ? in->start_time : 0) + in->duration;
+
+  // With threads to spare (a batch smaller than the slots), libtheora's one thread is the
+  // bottleneck: later parts of the video are coded at once from readings of their own, each
+  // starting with a key frame, and appended. Matroska only: Ogg's constant rate carries state
+  // from frame to frame.
+  std::vector<int64_t> part_starts;  // output times where parts after the first begin
+  if (in_parts && threads >= 2 && video_in && !settings.ogg && can_code_in_parts(in.get())) {
+    const int64_t span = std::min(declared_us - time.origin_us, time.end_us);
+    const int64_t parts = std::min<int64_t>(threads, span / kMinPartUs);
+    for (int64_t i = 1; i < parts; ++i) part_starts.push_back(span * i / parts);
+  }
 
   // The output.
   const std::string output_path = ctx.temp_output().string();
@@ -457,43 +684,21 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
   std::vector<int> route(in->nb_streams, -1);  // input stream -> -2 video, k >= 0 audio track k
 
   std::unique_ptr<VideoTrack> video;
+  TheoraParams params;
   if (video_in) {
     video = std::make_unique<VideoTrack>();
+    CodecContext decoder = open_decoder(video_in, part_starts.empty() ? threads : 1, "video");
+    params = theora_params(in.get(), video_in, decoder.get(), settings);
+    open_video_track(*video, video_in, std::move(decoder), params);
     VideoTrack& t = *video;
-    t.in = video_in;
-    t.decoder = open_decoder(video_in, threads, "video");
-    int width = t.decoder->width, height = t.decoder->height;
-    if (width <= 0 || height <= 0) throw Error("the video stream has no frame size");
-    if (settings.max_height > 0 && height > settings.max_height) {
-      const int h = std::max(2, settings.max_height & ~1);
-      const int w = std::max(2, 2 * static_cast<int>(std::lround(static_cast<double>(width) * h / height / 2.0)));
-      width = w;
-      height = h;
-    }
-    AVRational rate = av_guess_frame_rate(in.get(), video_in, nullptr);
-    if (rate.num <= 0 || rate.den <= 0) rate = AVRational{25, 1};
-    TheoraParams params;
-    params.width = width;
-    params.height = height;
-    params.frame_rate = rate;
-    params.sample_aspect = av_guess_sample_aspect_ratio(in.get(), video_in, nullptr);
-    params.quality = settings.video_quality;
-    // --speed 0, 1, 3: libtheora's levels 0, 1 and 2 for every frame; 2: level 1, and level 2
-    // for the frames no other frame predicts from.
-    params.speed_level = settings.speed >= 3 ? theora_max_speed_level() : std::min(settings.speed, 1);
-    params.fast_unreferenced = settings.speed == 2;
-    t.encoder = std::make_unique<TheoraEncoder>(params);
-    t.width = width;
-    t.height = height;
-    t.time_base = av_inv_q(rate);
     AVStream* st = avformat_new_stream(out.get(), nullptr);
     if (!st) throw Error("out of memory");
     AVCodecParameters* par = st->codecpar;
     par->codec_type = AVMEDIA_TYPE_VIDEO;
     par->codec_id = AV_CODEC_ID_THEORA;
     par->format = AV_PIX_FMT_YUV420P;
-    par->width = width;
-    par->height = height;
+    par->width = params.width;
+    par->height = params.height;
     par->sample_aspect_ratio = params.sample_aspect;
     const std::vector<std::uint8_t>& headers = t.encoder->headers();
     par->extradata = static_cast<uint8_t*>(av_mallocz(headers.size() + AV_INPUT_BUFFER_PADDING_SIZE));
@@ -501,20 +706,37 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
     std::copy(headers.begin(), headers.end(), par->extradata);
     par->extradata_size = static_cast<int>(headers.size());
     st->time_base = t.time_base;
-    st->avg_frame_rate = rate;
+    st->avg_frame_rate = params.frame_rate;
     st->sample_aspect_ratio = params.sample_aspect;
     copy_stream_tags(video_in, st);
     t.sink = Sink{out.get(), st, t.time_base, out_packet.get()};
     t.constant_rate = !(out->oformat->flags & AVFMT_VARIABLE_FPS);
-    t.scaled.reset(av_frame_alloc());
-    if (!t.scaled) throw Error("out of memory");
-    t.scaled->format = AV_PIX_FMT_YUV420P;
-    t.scaled->width = width;
-    t.scaled->height = height;
-    r = av_frame_get_buffer(t.scaled.get(), 0);
-    if (r < 0) fail("allocating a frame", r);
+    if (time.trim_start) t.begin_us = 0;
+    t.end_us = part_starts.empty() ? time.end_us : part_starts.front();
     route[static_cast<std::size_t>(video_in->index)] = -2;
   }
+
+  std::vector<std::unique_ptr<VideoPart>> parts;
+  PartThreads part_threads(abort);
+  for (std::size_t i = 0; i < part_starts.size(); ++i) {
+    auto part = std::make_unique<VideoPart>();
+    part->begin_us = part_starts[i];
+    part->end_us = i + 1 < part_starts.size() ? part_starts[i + 1] : time.end_us;
+    parts.push_back(std::move(part));
+  }
+  for (auto& part : parts) {
+    VideoPart* p = part.get();
+    part_threads.start([&, p] {
+      try {
+        code_video_part(input_path, video_in->index, params, time, flags, ctx, *p);
+      } catch (...) {
+        p->error = std::current_exception();
+      }
+    });
+  }
+  // Audio runs ahead of the video while later parts wait in their spill files: the muxer keeps
+  // it until the video catches up, however far that is.
+  if (!parts.empty()) out->max_interleave_delta = 0;
 
   std::vector<std::unique_ptr<AudioTrack>> audio;
   for (AVStream* audio_stream : audio_in) {
@@ -605,6 +827,33 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
     t->flush();
   }
 
+  // The later parts, in order, once each joins up with the one before it frame for frame.
+  part_threads.join();
+  if (!parts.empty()) {
+    int64_t next_us = video->next_frame_us;
+    bool untimed = video->untimed;
+    for (const auto& p : parts) {
+      if (p->error) {
+        try {
+          std::rethrow_exception(p->error);
+        } catch (const Cancelled&) {
+          throw;
+        } catch (...) {
+          throw PartsDoNotJoin{};
+        }
+      }
+      if (p->first_kept_us != next_us) throw PartsDoNotJoin{};
+      next_us = p->next_frame_us;
+      untimed = untimed || p->untimed;
+    }
+    if (untimed) throw PartsDoNotJoin{};
+    for (auto& p : parts) {
+      p->spill.rewind();
+      while (p->spill.get(video->sink.packet)) video->sink.write();
+      video->reached_us = std::max(video->reached_us, p->reached_us);
+    }
+  }
+
   std::int64_t written = video ? video->sink.packets : 0;
   for (const auto& t : audio) written += t->sink.packets;
   if (written == 0)
@@ -618,7 +867,6 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
     for (const auto& t : audio)
       if (t->write_pos != AV_NOPTS_VALUE)
         reached_us = std::max(reached_us, av_rescale(t->write_pos, AV_TIME_BASE, t->encoder->sample_rate));
-    const int64_t declared_us = (in->start_time != AV_NOPTS_VALUE ? in->start_time : 0) + in->duration;
     const int64_t expected_us = std::min(declared_us - time.origin_us, time.end_us);
     if (reached_us < expected_us - std::max<int64_t>(AV_TIME_BASE / 2, expected_us / 10))
       throw Error("the input ends at " + seconds_text(reached_us) + " of " + seconds_text(expected_us) +
@@ -629,6 +877,16 @@ void transcode(EncodeContext& ctx, const Settings& settings) {
   if (r < 0) fail("finishing the output", r);
   r = avio_closep(&out->pb);
   if (r < 0) fail("closing the output", r);
+}
+
+}  // namespace
+
+void transcode(EncodeContext& ctx, const Settings& settings) {
+  try {
+    transcode_file(ctx, settings, true);
+  } catch (const PartsDoNotJoin&) {
+    transcode_file(ctx, settings, false);
+  }
 }
 
 }  // namespace mediabatch::video
