@@ -1,23 +1,26 @@
 # Case video: H.264+AAC clips to Theora+Vorbis in Matroska. mediabatch video -j 2 against the
 # ffmpeg CLI with the same settings, one process per file through xargs -P2. Two batches: the
-# 8 equal clips of BENCHMARKS.md, and an uneven one (six 3 s clips, one 20 s clip listed last).
+# 8 equal clips of BENCHMARKS.md, an uneven one (six 3 s clips, one 20 s clip listed last), and
+# the one 30 s 1280x720 clip of BENCHMARKS.md (one file on 2 slots: coded in two parts at once).
 # mediabatch runs twice: at its default --speed 2, and at --speed 1, whose video is the CLI's
 # packet for packet (libtheora's default speed level, which the CLI uses too).
 # After the timings: per file, the output's size over the CLI's and its PSNR against the
 # source minus the CLI's (issue 4's bounds: within 5% and 0.3 dB).
-# VIDEO_CLIPS_ONLY=1 skips the uneven batch.
+# VIDEO_BATCHES="clips uneven long" (the default) chooses the batches.
 need ffmpeg ffprobe xargs
 VD=$BENCH_DATA/video
 mkdir -p "$VD/clips" "$VD/uneven"
 
-video_clip() {  # OUT SECONDS
-  [ -s "$1" ] || ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=s=640x360:r=25,noise=alls=6:allf=t" \
+video_clip() {  # OUT SECONDS [SIZE]
+  [ -s "$1" ] || ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=s=${3:-640x360}:r=25,noise=alls=6:allf=t" \
     -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$2" -c:v libx264 -preset veryfast -pix_fmt yuv420p \
     -c:a aac -ac 2 -shortest "$1"
 }
 for i in 1 2 3 4 5 6 7 8; do video_clip "$VD/clips/clip_$i.mp4" 4; done
 for i in 1 2 3 4 5 6; do video_clip "$VD/uneven/short_$i.mp4" 3; done
 video_clip "$VD/uneven/long.mp4" 20
+mkdir -p "$VD/long"
+video_clip "$VD/long/hd.mp4" 30 1280x720
 
 VIDEO_FF='ffmpeg -nostdin -v error -y -threads 1 -i "$1" -c:v libtheora -q:v 6 -c:a libvorbis -q:a 3 -sn "$2/$(basename "$1" .mp4).mkv"'
 
@@ -62,11 +65,20 @@ video_quality() {  # NAME INPUT...  (after video_sides NAME and compare)
   done
 }
 
-video_sides clips "$VD"/clips/clip_{1,2,3,4,5,6,7,8}.mp4
-compare "video: 8 clips 640x360 4 s H.264+AAC -> Theora q6 + Vorbis q3 (mkv), 2 slots"
-video_quality clips "$VD"/clips/clip_{1,2,3,4,5,6,7,8}.mp4
+want_batch() { [[ " ${VIDEO_BATCHES:-clips uneven long} " == *" $1 "* ]]; }
 
-[ -n "${VIDEO_CLIPS_ONLY:-}" ] && return 0
-video_sides uneven "$VD"/uneven/short_{1,2,3,4,5,6}.mp4 "$VD/uneven/long.mp4"
-compare "video: six 3 s clips + one 20 s clip (listed last), 2 slots"
-video_quality uneven "$VD"/uneven/short_{1,2,3,4,5,6}.mp4 "$VD/uneven/long.mp4"
+if want_batch clips; then
+  video_sides clips "$VD"/clips/clip_{1,2,3,4,5,6,7,8}.mp4
+  compare "video: 8 clips 640x360 4 s H.264+AAC -> Theora q6 + Vorbis q3 (mkv), 2 slots"
+  video_quality clips "$VD"/clips/clip_{1,2,3,4,5,6,7,8}.mp4
+fi
+if want_batch uneven; then
+  video_sides uneven "$VD"/uneven/short_{1,2,3,4,5,6}.mp4 "$VD/uneven/long.mp4"
+  compare "video: six 3 s clips + one 20 s clip (listed last), 2 slots"
+  video_quality uneven "$VD"/uneven/short_{1,2,3,4,5,6}.mp4 "$VD/uneven/long.mp4"
+fi
+if want_batch long; then
+  video_sides long "$VD/long/hd.mp4"
+  compare "video: one 30 s 1280x720 clip, 2 slots"
+  video_quality long "$VD/long/hd.mp4"
+fi

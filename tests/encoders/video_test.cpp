@@ -622,44 +622,45 @@ TEST(Video, WithThreadsToSpareLaterPartsAreCodedAtOnce) {
   TempDir dir;
   auto in = dir / "long.mp4";
   make_media("-f lavfi -i testsrc2=s=320x180:r=25,noise=alls=6:allf=t " + kTone +
-                 "-t 9.2 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac",
+                 "-t 13 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac",
              in);
   ASSERT_EQ(convert(in, dir / "one.mkv", {}, 1), "");
+  ASSERT_EQ(convert(in, dir / "two.mkv", {}, 2), "");
   ASSERT_EQ(convert(in, dir / "three.mkv", {}, 3), "");
   const auto one = video_frames(dir / "one.mkv");
-  const auto three = video_frames(dir / "three.mkv");
-  ASSERT_EQ(one.size(), 230u);
-  ASSERT_EQ(three.size(), one.size());
-  // Three parts of about 9.2 s / 3, each starting with a key frame of its own; every frame
-  // keeps its time.
-  for (std::size_t i = 0; i < one.size(); ++i) EXPECT_EQ(three[i].first, one[i].first) << "frame " << i;
+  const auto two = video_frames(dir / "two.mkv");
+  ASSERT_EQ(one.size(), 325u);
+  ASSERT_EQ(two.size(), one.size());
+  // Two parts of about 13 s / 2, the second starting with a key frame of its own; every frame
+  // keeps its time. Three slots make two parts as well: a part is at least 6 s long.
+  for (std::size_t i = 0; i < one.size(); ++i) EXPECT_EQ(two[i].first, one[i].first) << "frame " << i;
   EXPECT_TRUE(part_starts(one).empty());
-  const auto starts = part_starts(three);
-  ASSERT_EQ(starts.size(), 2u);
-  EXPECT_NEAR(static_cast<double>(starts[0]), 77, 3);
-  EXPECT_NEAR(static_cast<double>(starts[1]), 153, 3);
-  expect_clean_decode(dir / "three.mkv");
-  EXPECT_NEAR(duration_of(probe(dir / "three.mkv")), duration_of(probe(dir / "one.mkv")), 0.01);
-  EXPECT_EQ(span_of(dir / "three.mkv", "a:0").packets, span_of(dir / "one.mkv", "a:0").packets);
-  const double a = static_cast<double>(fs::file_size(dir / "three.mkv"));
+  const auto starts = part_starts(two);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_NEAR(static_cast<double>(starts[0]), 163, 3);
+  EXPECT_EQ(video_frames(dir / "three.mkv"), two);
+  expect_clean_decode(dir / "two.mkv");
+  EXPECT_NEAR(duration_of(probe(dir / "two.mkv")), duration_of(probe(dir / "one.mkv")), 0.01);
+  EXPECT_EQ(span_of(dir / "two.mkv", "a:0").packets, span_of(dir / "one.mkv", "a:0").packets);
+  const double a = static_cast<double>(fs::file_size(dir / "two.mkv"));
   const double b = static_cast<double>(fs::file_size(dir / "one.mkv"));
   EXPECT_NEAR(a / b, 1.0, 0.05);
 
   // --start and --duration cut the same frames either way.
-  ASSERT_EQ(convert(in, dir / "cut1.mkv", {"--start", "1.5", "--duration", "7"}, 1), "");
-  ASSERT_EQ(convert(in, dir / "cut2.mkv", {"--start", "1.5", "--duration", "7"}, 2), "");
+  ASSERT_EQ(convert(in, dir / "cut1.mkv", {"--start", "0.5", "--duration", "12"}, 1), "");
+  ASSERT_EQ(convert(in, dir / "cut2.mkv", {"--start", "0.5", "--duration", "12"}, 2), "");
   const auto cut1 = video_frames(dir / "cut1.mkv");
   const auto cut2 = video_frames(dir / "cut2.mkv");
-  ASSERT_EQ(cut1.size(), 175u);
+  ASSERT_EQ(cut1.size(), 300u);
   ASSERT_EQ(cut2.size(), cut1.size());
   for (std::size_t i = 0; i < cut1.size(); ++i) EXPECT_EQ(cut2[i].first, cut1[i].first) << "frame " << i;
-  const auto cut_starts = part_starts(cut2);  // two parts: the second from 3.5 s of the output
+  const auto cut_starts = part_starts(cut2);  // the second part from 6 s of the output
   ASSERT_EQ(cut_starts.size(), 1u);
-  EXPECT_NEAR(static_cast<double>(cut_starts[0]), 87, 2);
+  EXPECT_NEAR(static_cast<double>(cut_starts[0]), 150, 2);
 
   // Ogg keeps one part: its constant rate carries state from frame to frame.
-  ASSERT_EQ(convert(in, dir / "three.ogv", {"--format", "ogv"}, 3), "");
-  expect_clean_decode(dir / "three.ogv");
+  ASSERT_EQ(convert(in, dir / "two.ogv", {"--format", "ogv"}, 2), "");
+  expect_clean_decode(dir / "two.ogv");
 
   // Damage in the last part: the file is coded again in one part, and fails as it does then.
   auto mkv = dir / "whole.mkv";
