@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "ffmpeg_handles.hpp"
 #include "mediabatch/errors.hpp"
 #include "theora_encoder.hpp"
@@ -116,10 +119,15 @@ AVStream* open_encoder_stream(AVFormatContext* out, AVCodecContext* enc, const A
 }
 
 // The coded packets of a later part of the video, kept in an anonymous temporary file (gone
-// when closed, or when the process dies) until the parts before it are in the output.
+// when closed, or when the process dies) until the parts before it are in the output. It is
+// made in the output's folder, which has room for the output anyway (/tmp may not).
 class SpillFile {
  public:
-  SpillFile() : file_(std::tmpfile()) {
+  explicit SpillFile(const fs::path& dir) {
+    const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    std::FILE* f = nullptr;
+    if (fd >= 0 && !(f = ::fdopen(fd, "w+b"))) ::close(fd);
+    file_.reset(f ? f : std::tmpfile());
     if (!file_) throw Error(std::string("creating a temporary file: ") + std::strerror(errno));
   }
   void put(const AVPacket* p, double ipts) {
@@ -520,6 +528,7 @@ void open_video_track(VideoTrack& t, AVStream* video_in, CodecContext decoder, c
 // A later part of the video, coded on a thread of its own from a second reading of the input;
 // its packets wait in a spill file until the parts before it are in the output.
 struct VideoPart {
+  explicit VideoPart(const fs::path& spill_dir) : spill(spill_dir) {}
   int64_t begin_us = 0;  // output time: frames at [begin_us, end_us)
   int64_t end_us = kNoLimit;
   SpillFile spill;
@@ -733,7 +742,7 @@ void transcode_file(EncodeContext& ctx, const Settings& settings, bool in_parts)
   std::vector<std::unique_ptr<VideoPart>> parts;
   PartThreads part_threads(abort);
   for (std::size_t i = 0; i < part_starts.size(); ++i) {
-    auto part = std::make_unique<VideoPart>();
+    auto part = std::make_unique<VideoPart>(ctx.temp_output().parent_path());
     part->begin_us = part_starts[i];
     part->end_us = i + 1 < part_starts.size() ? part_starts[i + 1] : time.end_us;
     parts.push_back(std::move(part));
