@@ -1,6 +1,12 @@
 // Tests of `mediabatch thumbs`. Inputs are made at test time with ImageMagick, ffmpeg and
 // exiftool; outputs are read back with TurboJPEG, exiftool and compared with vipsthumbnail.
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+extern "C" {
+#include <jpeglib.h>
+}
 #include <turbojpeg.h>
 
 #include <nlohmann/json.hpp>
@@ -220,6 +226,67 @@ TEST_F(Thumbs, CmykAdobeInvertedComesOutRgb) {
   ASSERT_TRUE(o.ok) << o.error;
   expect_upright(o.output, "cmyk");
   EXPECT_NE(read_jpeg(o.output).colorspace, TJCS_CMYK);
+}
+
+// A 320x240 CMYK JPEG of the quadrants, inks stored inverted as Photoshop stores them, written
+// by libjpeg as plain CMYK (Adobe transform 0, not YCCK).
+void write_cmyk_quadrants(const fs::path& path) {
+  const int w = 320, h = 240;
+  std::vector<unsigned char> px(static_cast<std::size_t>(w) * h * 4);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      // Inks of red, lime / blue, white (C, M, Y, K), then inverted.
+      static const unsigned char inks[4][4] = {{0, 255, 255, 0}, {255, 0, 255, 0}, {255, 255, 0, 0}, {0, 0, 0, 0}};
+      const unsigned char* ink = inks[(y >= h / 2) * 2 + (x >= w / 2)];
+      for (int c = 0; c < 4; ++c) px[(static_cast<std::size_t>(y) * w + x) * 4 + c] = 255 - ink[c];
+    }
+  jpeg_compress_struct cinfo{};
+  jpeg_error_mgr err{};
+  cinfo.err = jpeg_std_error(&err);
+  jpeg_create_compress(&cinfo);
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &buf, &size);
+  cinfo.image_width = w;
+  cinfo.image_height = h;
+  cinfo.input_components = 4;
+  cinfo.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_colorspace(&cinfo, JCS_CMYK);
+  jpeg_set_quality(&cinfo, 95, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  for (int y = 0; y < h; ++y) {
+    JSAMPROW row = px.data() + static_cast<std::size_t>(y) * w * 4;
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  mbtest::write_file(path, std::string(reinterpret_cast<char*>(buf), size));
+  std::free(buf);
+}
+
+TEST_F(Thumbs, CmykWithoutTheAdobeMarkerIsInvertedLikeLibvipsAndImageMagick) {
+  const fs::path adobe = dir / "cmyk_adobe.jpg";
+  write_cmyk_quadrants(adobe);
+  // The same file without its APP14 "Adobe" segment. libvips (8.8 on) and ImageMagick take
+  // CMYK JPEG inks as inverted either way: almost every CMYK JPEG comes from Adobe software.
+  std::string bytes = mbtest::read_file(adobe);
+  const std::size_t app14 = bytes.find("\xFF\xEE");
+  ASSERT_NE(app14, std::string::npos);
+  ASSERT_EQ(bytes[app14 + 4 + 11], 0) << "Adobe transform: plain CMYK";
+  const std::size_t length = (static_cast<unsigned char>(bytes[app14 + 2]) << 8) | static_cast<unsigned char>(bytes[app14 + 3]);
+  bytes.erase(app14, 2 + length);
+  const fs::path plain = dir / "cmyk_plain.jpg";
+  mbtest::write_file(plain, bytes);
+  for (int m : markers(plain)) ASSERT_NE(m, 0xEE);
+  // ImageMagick's reading of the plain file is the quadrants.
+  ASSERT_EQ(sh("convert " + plain.string() + " -colorspace sRGB -format '%[pixel:p{80,60}] %[pixel:p{240,180}]' info:").out,
+            "srgb(255,0,0) srgb(255,255,255)");
+  for (const auto& in : {adobe, plain}) {
+    const Outcome o = thumb(in, {"--size", "64"});
+    ASSERT_TRUE(o.ok) << o.error;
+    expect_upright(o.output, in.filename().string());
+  }
 }
 
 TEST_F(Thumbs, IccProfilesAreAppliedToGiveSrgb) {

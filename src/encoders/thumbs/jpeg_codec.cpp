@@ -209,9 +209,10 @@ DecodedJpeg decode_jpeg(const std::uint8_t* data, std::size_t size, Size box,
     }
     jpeg_finish_decompress(&cinfo);
 
-    // Adobe's CMYK JPEGs (Photoshop, ImageMagick, libjpeg itself) store inverted inks; the
-    // Adobe marker is how readers (libvips, ImageMagick) recognise them.
-    if (cinfo.out_color_space == JCS_CMYK && cinfo.saw_Adobe_marker)
+    // CMYK JPEGs store inverted inks: Adobe's software writes them so, and almost every CMYK
+    // JPEG comes from it. libvips (since 8.8) and ImageMagick invert with or without the
+    // Adobe marker, and so do we.
+    if (cinfo.out_color_space == JCS_CMYK)
       for (auto& v : out.image.pixels) v = static_cast<std::uint8_t>(255 - v);
   } catch (const JpegFailure& f) {
     throw Error("decoding JPEG: " + f.message);
