@@ -658,6 +658,20 @@ TEST(Video, WithThreadsToSpareLaterPartsAreCodedAtOnce) {
   ASSERT_EQ(cut_starts.size(), 1u);
   EXPECT_NEAR(static_cast<double>(cut_starts[0]), 150, 2);
 
+  // Open GOPs: the part after the seek starts with pictures that lack their references; they
+  // lie before the part's start, and the parts still join up.
+  auto open_gop = dir / "open_gop.mp4";
+  make_media("-f lavfi -i testsrc2=s=320x180:r=25 -t 13 -c:v libx264 -preset veryfast -x264-params "
+             "open-gop=1:keyint=50 -bf 3",
+             open_gop);
+  ASSERT_EQ(convert(open_gop, dir / "og1.mkv", {}, 1), "");
+  ASSERT_EQ(convert(open_gop, dir / "og2.mkv", {}, 2), "");
+  const auto og1 = video_frames(dir / "og1.mkv"), og2 = video_frames(dir / "og2.mkv");
+  ASSERT_EQ(og2.size(), og1.size());
+  for (std::size_t i = 0; i < og1.size(); ++i) EXPECT_EQ(og2[i].first, og1[i].first) << "frame " << i;
+  EXPECT_EQ(part_starts(og2).size(), 1u);
+  expect_clean_decode(dir / "og2.mkv");
+
   // Ogg keeps one part: its constant rate carries state from frame to frame.
   ASSERT_EQ(convert(in, dir / "two.ogv", {"--format", "ogv"}, 2), "");
   expect_clean_decode(dir / "two.ogv");

@@ -740,6 +740,7 @@ void transcode_file(EncodeContext& ctx, const Settings& settings, bool in_parts)
   }
 
   std::vector<std::unique_ptr<VideoPart>> parts;
+  std::atomic<bool> part_failed{false};  // then the file is coded again in one part: stop now
   PartThreads part_threads(abort);
   for (std::size_t i = 0; i < part_starts.size(); ++i) {
     auto part = std::make_unique<VideoPart>(ctx.temp_output().parent_path());
@@ -752,8 +753,11 @@ void transcode_file(EncodeContext& ctx, const Settings& settings, bool in_parts)
     part_threads.start([&, p] {
       try {
         code_video_part(input_path, video_in->index, params, time, flags, ctx, *p);
+      } catch (const Cancelled&) {
+        p->error = std::current_exception();
       } catch (...) {
         p->error = std::current_exception();
+        part_failed = true;
       }
     });
   }
@@ -816,6 +820,7 @@ void transcode_file(EncodeContext& ctx, const Settings& settings, bool in_parts)
 
   for (;;) {
     if (ctx.should_stop()) throw Cancelled("stopped");
+    if (part_failed.load(std::memory_order_relaxed)) throw PartsDoNotJoin{};
     r = av_read_frame(in.get(), packet.get());
     if (r == AVERROR_EOF) {
       read_to_end = true;
