@@ -47,7 +47,8 @@ class EncodeContext {
   // returns the temporary path to write it to; it is renamed to final_path on success.
   fs::path add_output(const fs::path& final_path);
 
-  // Threads a library may start for this job (1 while the batch has more files than slots).
+  // Threads this job may use: 1 while the batch has at least as many files as slots; else its
+  // share of the slots, the ones left over going to the largest files.
   int threads() const noexcept { return threads_; }
   // True once Ctrl-C was pressed or --timeout expired: stop soon and throw Cancelled.
   bool should_stop() const noexcept;

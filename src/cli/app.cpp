@@ -301,11 +301,21 @@ int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const s
   }
   Scheduler probe({c.jobs});
   std::size_t runnable = std::count_if(jobs.begin(), jobs.end(), [](const Job& j) { return !j.preset; });
-  // Libraries with threads of their own get one per file unless the batch is smaller than the slots.
-  int threads = runnable >= static_cast<std::size_t>(probe.slots()) || runnable == 0
-                    ? 1
-                    : std::max(1, probe.slots() / static_cast<int>(runnable));
-  JobFn fn = [&](const Job& j) { return run_encoder_job(j, c, threads, stop); };
+  // Libraries with threads of their own get one per file unless the batch is smaller than the
+  // slots; then each file gets its share, and the slots left over go to the largest files
+  // (3 files on 8 slots: 3, 3 and 2 threads).
+  std::vector<int> threads(jobs.size(), 1);
+  const auto slots = static_cast<std::size_t>(probe.slots());
+  if (runnable > 0 && runnable < slots) {
+    std::vector<std::size_t> by_size;
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+      if (!jobs[i].preset) by_size.push_back(i);
+    std::stable_sort(by_size.begin(), by_size.end(),
+                     [&](std::size_t a, std::size_t b) { return jobs[a].size > jobs[b].size; });
+    for (std::size_t k = 0; k < by_size.size(); ++k)
+      threads[by_size[k]] = static_cast<int>(slots / runnable + (k < slots % runnable ? 1 : 0));
+  }
+  JobFn fn = [&, threads = std::move(threads)](const Job& j) { return run_encoder_job(j, c, threads[j.index], stop); };
   RunSetup setup;
   setup.command = command;
   setup.finishers = encoders;

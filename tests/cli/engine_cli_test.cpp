@@ -4,7 +4,9 @@
 #include <signal.h>
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "support/test_support.hpp"
@@ -148,6 +150,35 @@ TEST(EngineCli, AnEncoderCanSkipAFileWithNothingToConvert) {
   EXPECT_TRUE(contains(r.out, "skipped " + (dir / "sr.fk").string() + ": no pixel data")) << r.out;
   EXPECT_FALSE(fs::exists(dir / "sr.out"));
   EXPECT_TRUE(contains(r.err, "0 ok, 0 failed, 1 skipped")) << r.err;
+}
+
+TEST(EngineCli, ABatchSmallerThanTheSlotsSharesThemLargestFilesFirst) {
+  mbtest::TempDir dir;
+  const std::string ask = "FAKE\nthreads\n";
+  mbtest::write_file(dir / "small.fk", ask);
+  mbtest::write_file(dir / "big.fk", ask + std::string(2000, 'x'));
+  mbtest::write_file(dir / "mid.fk", ask + std::string(1000, 'x'));
+  auto report = dir / "r.jsonl";
+  auto r = fake_mediabatch({"fake", "-j", "8", "--report", report.string(), (dir / "small.fk").string(),
+                            (dir / "big.fk").string(), (dir / "mid.fk").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::map<std::string, std::string> given;
+  std::istringstream lines(mbtest::read_file(report));
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line);
+    given[fs::path(j["input"].get<std::string>()).filename().string()] = j["warning"];
+  }
+  EXPECT_EQ(given["big.fk"], "threads 3");
+  EXPECT_EQ(given["mid.fk"], "threads 3");
+  EXPECT_EQ(given["small.fk"], "threads 2");
+  // As many files as slots: one thread each.
+  auto report2 = dir / "r2.jsonl";
+  r = fake_mediabatch({"fake", "-j", "3", "--force", "--report", report2.string(), (dir / "small.fk").string(),
+                       (dir / "big.fk").string(), (dir / "mid.fk").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::istringstream again(mbtest::read_file(report2));
+  for (std::string line; std::getline(again, line);)
+    EXPECT_EQ(nlohmann::json::parse(line)["warning"], "threads 1") << line;
 }
 
 TEST(EngineCli, WarningsReachTheResult) {

@@ -76,6 +76,8 @@ class FakeEncoder : public Encoder {
         throw std::runtime_error("a std::runtime_error from the job");
       } else if (op == "throw_int") {
         throw 42;
+      } else if (op == "threads") {  // says how many threads the job was given
+        ctx.warn("threads " + std::to_string(ctx.threads()));
       } else if (op == "warn") {
         std::string text;
         std::getline(words >> std::ws, text);
