@@ -67,12 +67,13 @@ TheoraEncoder::TheoraEncoder(const TheoraParams& p) {
   keyframe_mask_ = (std::int64_t{1} << info.keyframe_granule_shift) - 1;
   if (control(ctx_.get(), TH_ENCCTL_SET_KEYFRAME_FREQUENCY_FORCE, p.keyframe_interval) != 0)
     throw Error("libtheora refused a key frame interval of " + std::to_string(p.keyframe_interval));
-  if (control(ctx_.get(), TH_ENCCTL_SET_SPLEVEL, p.speed_level) != 0)
-    throw Error("libtheora refused speed level " + std::to_string(p.speed_level));
+  int max_level = 0;
+  th_encode_ctl(ctx_.get(), TH_ENCCTL_GET_SPLEVEL_MAX, &max_level, sizeof max_level);
+  speed_level_ = current_level_ = std::clamp(p.speed_level, 0, max_level);
+  if (control(ctx_.get(), TH_ENCCTL_SET_SPLEVEL, speed_level_) != 0)
+    throw Error("libtheora refused speed level " + std::to_string(speed_level_));
+  fast_level_ = p.fast_unreferenced ? max_level : speed_level_;
   keyframe_interval_ = p.keyframe_interval;
-  speed_level_ = current_level_ = p.speed_level;
-  fast_level_ = p.speed_level;
-  if (p.fast_unreferenced) th_encode_ctl(ctx_.get(), TH_ENCCTL_GET_SPLEVEL_MAX, &fast_level_, sizeof fast_level_);
 
   Comment comment;
   ogg_packet op{};
@@ -123,18 +124,6 @@ bool TheoraEncoder::encode(const AVFrame& frame, std::int64_t pts, AVPacket* pac
   since_key_ = static_cast<int>(op.granulepos & keyframe_mask_);
   if (since_key_ == 0) packet->flags |= AV_PKT_FLAG_KEY;
   return true;
-}
-
-int theora_max_speed_level() {
-  Info i;
-  i.info.frame_width = i.info.frame_height = 16;
-  i.info.pic_width = i.info.pic_height = 16;
-  i.info.fps_numerator = i.info.fps_denominator = 1;
-  i.info.pixel_fmt = TH_PF_420;
-  TheoraContext ctx(th_encode_alloc(&i.info));
-  int level = 0;
-  if (ctx) th_encode_ctl(ctx.get(), TH_ENCCTL_GET_SPLEVEL_MAX, &level, sizeof level);
-  return level;
 }
 
 }  // namespace mediabatch::video

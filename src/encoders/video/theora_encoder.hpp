@@ -31,7 +31,7 @@ struct TheoraParams {
   AVColorPrimaries primaries = AVCOL_PRI_UNSPECIFIED;
   double quality = 6;               // 0..10 as `ffmpeg -q:v`, libtheora's 0..63 scale / 6.3
   int keyframe_interval = 12;       // libavcodec's default gop_size, which the CLI keeps
-  int speed_level = 1;              // 0 (slowest) .. TH_ENCCTL_GET_SPLEVEL_MAX; 1 is libtheora's default
+  int speed_level = 1;              // 0 (slowest) up; 1 is libtheora's default, more than it has is its fastest
   // The frame before a forced key frame is the one frame no other frame predicts from, so a
   // cheaper analysis there costs only its own bits: code it at the fastest level. On the bench
   // clips: 2% more bytes, 0.03 dB less PSNR, 5% less work in libtheora.
@@ -64,8 +64,5 @@ class TheoraEncoder {
   int current_level_ = 0;   // what libtheora is set to now
   int since_key_ = -1;      // frames since the last key frame, as of the last frame coded
 };
-
-// The highest speed level this libtheora offers (2 in 1.1).
-int theora_max_speed_level();
 
 }  // namespace mediabatch::video

@@ -502,7 +502,7 @@ TheoraParams theora_params(AVFormatContext* in, AVStream* video_in, const AVCode
   params.quality = settings.video_quality;
   // --speed 0, 1, 3: libtheora's levels 0, 1 and 2 for every frame; 2: level 1, and level 2
   // for the frames no other frame predicts from.
-  params.speed_level = settings.speed >= 3 ? theora_max_speed_level() : std::min(settings.speed, 1);
+  params.speed_level = settings.speed >= 3 ? std::numeric_limits<int>::max() : std::min(settings.speed, 1);
   params.fast_unreferenced = settings.speed == 2;
   return params;
 }
