@@ -25,53 +25,49 @@ struct Probe {
   std::string_view head;  // the first bytes of the file (up to 4096; empty if unreadable)
 };
 
-// Handed to Encoder::encode() for one job: where to write, how many threads it may use,
-// whether to stop. Owned by the engine; used by one thread at a time.
+class JobOutputs;  // the engine's side of a job's outputs (src/core/job_outputs.hpp)
+struct Job;
+
+// Handed to Encoder::encode() for one job: what to read, where to write, how many threads it
+// may use, whether to stop. Made by the engine (run_job), which alone commits or discards
+// the outputs afterwards; used by one thread at a time.
 class EncodeContext {
  public:
   using Clock = std::chrono::steady_clock;
 
-  EncodeContext(fs::path input, fs::path output, int threads, const std::atomic<bool>* stop,
-                Clock::time_point deadline);
-  ~EncodeContext();  // removes every temporary file not committed
+  EncodeContext(fs::path input, JobOutputs& outputs, int threads, const std::atomic<bool>* stop,
+                Clock::time_point deadline) noexcept;
   EncodeContext(const EncodeContext&) = delete;
   EncodeContext& operator=(const EncodeContext&) = delete;
 
   const fs::path& input() const noexcept { return input_; }
   // The final path planned for the primary output.
-  const fs::path& output() const noexcept { return output_; }
+  const fs::path& output() const noexcept;
   // Where to write the primary output: a hidden temporary file beside output(), with the
-  // same extension, renamed to output() when encode() returns normally.
+  // same extension, renamed to output() once encode() has returned normally.
   const fs::path& temp_output();
   // Another output of the same job (a frame of a multi-frame file, a track of a cue sheet):
-  // returns the temporary path to write it to; it is renamed to final_path on success.
+  // returns the temporary path to write it to; it is renamed to final_path on success, all
+  // of the job's outputs or none. Throws Error when final_path was already added.
   fs::path add_output(const fs::path& final_path);
 
   // Threads this job may use: 1 while the batch has at least as many files as slots; else its
   // share of the slots, the ones left over going to the largest files.
   int threads() const noexcept { return threads_; }
-  // True once Ctrl-C was pressed or --timeout expired: stop soon and throw Cancelled.
+  // True once Ctrl-C was pressed or --timeout expired: stop soon (throw_if_stopped()).
   bool should_stop() const noexcept;
-  bool timed_out() const noexcept;
+  // Throws Cancelled ("interrupted" or "timed out") when should_stop(); the engine words the
+  // final reason.
+  void throw_if_stopped() const;
   // A non-fatal note that goes into the job's result ("premature end of JPEG data").
   void warn(std::string message);
 
-  // Engine side: rename every temporary file to its final name (throws Error), or drop them.
-  std::uint64_t commit();
-  void discard() noexcept;
-  const std::string& warnings() const noexcept { return warnings_; }
-  const std::vector<fs::path>& final_outputs() const noexcept { return finals_; }
-
  private:
   fs::path input_;
-  fs::path output_;
+  JobOutputs* outputs_;
   int threads_;
   const std::atomic<bool>* stop_;
   Clock::time_point deadline_;
-  std::vector<fs::path> temps_;   // parallel to finals_
-  std::vector<fs::path> finals_;
-  std::string warnings_;
-  bool primary_added_ = false;
 };
 
 // One command of mediabatch that converts files in-process (thumbs, video, dicom, flac).
@@ -90,6 +86,13 @@ class Encoder {
   virtual void add_options(CLI::App& /*command*/) {}
   // Called once after parsing and before any input is planned; throws UsageError.
   virtual void validate() {}
+
+  // Called once on the main thread with the planned batch, before any job runs: every job
+  // this encoder takes, in input order (flac numbers tracks by their place among them); the
+  // pointers are valid during the call only.
+  // Throws UsageError when the batch cannot be converted as asked (an album with no entry for
+  // a track).
+  virtual void plan(const std::vector<const Job*>& /*jobs*/) {}
 
   // Inputs to take when none are named, instead of a list from stdin (`flac --cue disc.cue`
   // takes the files the cue sheet names). Called after validate().
@@ -110,7 +113,7 @@ class Encoder {
 
   // Converts ctx.input() into ctx.temp_output() (and any ctx.add_output()). Throws Error with
   // a one-line reason on failure, Skip when the file has nothing to convert, and Cancelled
-  // when ctx.should_stop() turns true.
+  // (ctx.throw_if_stopped()) when asked to stop. Only the engine's run_job() calls it.
   virtual void encode(EncodeContext& ctx) const = 0;
 
   // Whether finish() needs the list of outputs this run wrote. Results are not kept, so the

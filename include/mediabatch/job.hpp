@@ -14,6 +14,9 @@ struct Job {
   std::filesystem::path output;  // planned final output; empty for exec
   std::uint64_t size = 0;      // bytes of the input file (0 when not a file)
   const Encoder* encoder = nullptr;  // null for exec
+  // Threads the job may use; set by the scheduler (more than 1 only when the batch has fewer
+  // files than slots).
+  int threads = 1;
   // When set, the job does not run: it is reported at once with this status and reason
   // (a file named on the command line that is not of the command's kind, a missing file).
   bool preset = false;

@@ -7,22 +7,22 @@
 #include <string>
 #include <vector>
 
+#include "mediabatch/engine.hpp"
+#include "mediabatch/file_io.hpp"
 #include "mediabatch/result.hpp"
 
 namespace mediabatch {
 
-class ReportLog {
+class ReportLog final : public BatchSink {
  public:
   // Opens (truncates) the file; throws UsageError when it cannot.
   explicit ReportLog(const std::filesystem::path& path);
   // Appends one line and flushes it; throws Error when the disk refuses.
   void write(const Result& r);
+  void result(const Result& r) override { write(r); }
 
  private:
-  struct Close {
-    void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-  };
-  std::unique_ptr<std::FILE, Close> file_;
+  File file_;
   std::string path_;
 };
 

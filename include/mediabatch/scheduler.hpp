@@ -43,7 +43,8 @@ class Scheduler {
   // Runs the jobs (given in input order; index must equal position) until all are reported
   // or `stop` turns true, in which case no new job starts, running ones finish or cancel
   // themselves, and run() returns once every started job has been reported.
-  // on_tick runs on the calling thread every options.tick while waiting.
+  // Each job's `threads` is set first: its share of the slots when there are fewer jobs than
+  // slots, else 1. on_tick runs on the calling thread every options.tick while waiting.
   RunTotals run(std::vector<Job> jobs, const JobFn& fn, const ResultSink& sink,
                 const std::atomic<bool>& stop, const std::function<void()>& on_tick = {});
 

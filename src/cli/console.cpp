@@ -48,10 +48,14 @@ void Console::clear_progress() {
   }
 }
 
-void Console::draw_progress() {
+void Console::draw_progress(bool force) {
   if (!progress_on_) return;
+  const auto now = std::chrono::steady_clock::now();
+  // Thousands of quick results a second would otherwise redraw the line thousands of times.
+  if (!force && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
   std::size_t done = ok_ + failed_ + skipped_;
-  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double elapsed = std::chrono::duration<double>(now - start_).count();
   std::string eta = done > 0 && done < total_ ? clock_text(elapsed / done * (total_ - done)) : "-";
   std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, elapsed %s, ETA %s", done, total_, failed_,
                clock_text(elapsed).c_str(), eta.c_str());
@@ -59,7 +63,7 @@ void Console::draw_progress() {
   progress_shown_ = true;
 }
 
-void Console::tick() { draw_progress(); }
+void Console::tick() { draw_progress(true); }
 
 void Console::result(const Result& r) {
   switch (r.status) {
@@ -88,7 +92,7 @@ void Console::result(const Result& r) {
     std::fputc('\n', stdout);
     std::fflush(stdout);
   }
-  draw_progress();
+  draw_progress(false);
 }
 
 void Console::summary(bool interrupted, std::size_t not_started) {

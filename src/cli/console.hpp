@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-#include "mediabatch/result.hpp"
+#include "mediabatch/engine.hpp"
 
 namespace mediabatch::cli {
 
@@ -17,18 +17,19 @@ struct ConsoleOptions {
   ProgressMode progress = ProgressMode::automatic;
 };
 
-class Console {
+class Console final : public BatchSink {
  public:
   Console(ConsoleOptions options, std::size_t total);
-  void result(const Result& r);
-  void tick();  // redraws the progress line (rate-limited)
+  void result(const Result& r) override;
+  // Redraws the progress line; a result redraws it too, at most ten times a second.
+  void tick() override;
   // Counts per status, wall, CPU seconds of this process and its children, parallelism.
   void summary(bool interrupted, std::size_t not_started);
   std::size_t failed() const noexcept { return failed_; }
 
  private:
   void clear_progress();
-  void draw_progress();
+  void draw_progress(bool force);
 
   ConsoleOptions options_;
   bool progress_on_;
@@ -37,6 +38,7 @@ class Console {
   std::chrono::steady_clock::time_point start_;
   double cpu_start_;
   bool progress_shown_ = false;
+  std::chrono::steady_clock::time_point last_draw_{};
 };
 
 }  // namespace mediabatch::cli

@@ -1,90 +1,28 @@
-#include <unistd.h>
-
-#include <atomic>
-#include <cstdio>
-#include <system_error>
-
-#include "core/cleanup.hpp"
+#include "core/job_outputs.hpp"
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
 
 namespace mediabatch {
 
-namespace {
+EncodeContext::EncodeContext(fs::path input, JobOutputs& outputs, int threads, const std::atomic<bool>* stop,
+                             Clock::time_point deadline) noexcept
+    : input_(std::move(input)), outputs_(&outputs), threads_(threads), stop_(stop), deadline_(deadline) {}
 
-std::atomic<unsigned long> temp_counter{0};
+const fs::path& EncodeContext::output() const noexcept { return outputs_->primary(); }
 
-// ".NAME.mbtmp<pid>-<n><ext>": hidden, in the destination folder (so the rename is atomic),
-// and with the real extension, since libraries pick the format from it.
-fs::path temp_path_for(const fs::path& final_path) {
-  std::string name = "." + final_path.stem().string() + ".mbtmp" + std::to_string(::getpid()) + "-" +
-                     std::to_string(temp_counter.fetch_add(1)) + final_path.extension().string();
-  return final_path.parent_path() / name;
-}
+const fs::path& EncodeContext::temp_output() { return outputs_->primary_temp(); }
 
-}  // namespace
+fs::path EncodeContext::add_output(const fs::path& final_path) { return outputs_->add(final_path); }
 
-EncodeContext::EncodeContext(fs::path input, fs::path output, int threads, const std::atomic<bool>* stop,
-                             Clock::time_point deadline)
-    : input_(std::move(input)), output_(std::move(output)), threads_(threads), stop_(stop), deadline_(deadline) {}
-
-EncodeContext::~EncodeContext() { discard(); }
-
-const fs::path& EncodeContext::temp_output() {
-  if (!primary_added_) {
-    primary_added_ = true;
-    temps_.insert(temps_.begin(), temp_path_for(output_));
-    finals_.insert(finals_.begin(), output_);
-    cleanup::add_temp(temps_.front());
-  }
-  return temps_.front();
-}
-
-fs::path EncodeContext::add_output(const fs::path& final_path) {
-  for (const auto& f : finals_)
-    if (f == final_path) throw Error("output " + final_path.string() + " is written twice by one job");
-  temps_.push_back(temp_path_for(final_path));
-  finals_.push_back(final_path);
-  cleanup::add_temp(temps_.back());
-  return temps_.back();
-}
-
-bool EncodeContext::timed_out() const noexcept { return Clock::now() >= deadline_; }
+void EncodeContext::warn(std::string message) { outputs_->warn(std::move(message)); }
 
 bool EncodeContext::should_stop() const noexcept {
-  return (stop_ && stop_->load(std::memory_order_relaxed)) || timed_out();
+  return (stop_ && stop_->load(std::memory_order_relaxed)) || Clock::now() >= deadline_;
 }
 
-void EncodeContext::warn(std::string message) {
-  if (!warnings_.empty()) warnings_ += "; ";
-  warnings_ += message;
-}
-
-std::uint64_t EncodeContext::commit() {
-  std::uint64_t bytes = 0;
-  for (std::size_t i = 0; i < temps_.size(); ++i) {
-    std::error_code ec;
-    auto size = fs::file_size(temps_[i], ec);
-    if (ec) throw Error("output " + finals_[i].string() + " was not written: " + ec.message());
-    bytes += size;
-  }
-  for (std::size_t i = 0; i < temps_.size(); ++i) {
-    std::error_code ec;
-    fs::rename(temps_[i], finals_[i], ec);
-    if (ec) throw Error("renaming to " + finals_[i].string() + ": " + ec.message());
-    cleanup::remove_temp(temps_[i]);
-  }
-  temps_.clear();
-  return bytes;
-}
-
-void EncodeContext::discard() noexcept {
-  for (const auto& t : temps_) {
-    std::error_code ec;
-    fs::remove(t, ec);
-    cleanup::remove_temp(t);
-  }
-  temps_.clear();
+void EncodeContext::throw_if_stopped() const {
+  if (stop_ && stop_->load(std::memory_order_relaxed)) throw Cancelled("interrupted");
+  if (Clock::now() >= deadline_) throw Cancelled("timed out");
 }
 
 }  // namespace mediabatch

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mediabatch/errors.hpp"
+#include "mediabatch/text.hpp"
 
 namespace mediabatch {
 
@@ -31,7 +32,7 @@ std::string to_json_line(const Result& r) {
 
 std::vector<Result> read_report(const std::filesystem::path& path, std::vector<std::string>& problems) {
   std::ifstream in(path);
-  if (!in) throw UsageError("cannot read the report " + path.string() + ": " + std::strerror(errno));
+  if (!in) throw UsageError("cannot read the report " + path.string() + ": " + errno_text(errno));
   std::vector<Result> out;
   std::string line;
   for (std::size_t n = 1; std::getline(in, line); ++n) {
@@ -58,15 +59,15 @@ std::vector<Result> read_report(const std::filesystem::path& path, std::vector<s
   return out;
 }
 
-ReportLog::ReportLog(const std::filesystem::path& path) : file_(std::fopen(path.c_str(), "w")), path_(path.string()) {
-  if (!file_) throw UsageError("--report " + path_ + ": " + std::strerror(errno));
+ReportLog::ReportLog(const std::filesystem::path& path) : file_(open_file(path.string(), "w")), path_(path.string()) {
+  if (!file_) throw UsageError("--report " + path_ + ": " + errno_text(errno));
 }
 
 void ReportLog::write(const Result& r) {
   std::string line = to_json_line(r);
   line += '\n';
   if (std::fwrite(line.data(), 1, line.size(), file_.get()) != line.size() || std::fflush(file_.get()) != 0)
-    throw Error("writing the report " + path_ + ": " + std::strerror(errno));
+    throw Error("writing the report " + path_ + ": " + errno_text(errno));
 }
 
 }  // namespace mediabatch

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "core/text.hpp"
+#include "mediabatch/text.hpp"
 #include "mediabatch/errors.hpp"
 
 namespace mediabatch {
@@ -108,6 +108,20 @@ RunTotals Scheduler::run(std::vector<Job> jobs, const JobFn& fn, const ResultSin
       if (jobs[a].preset != jobs[b].preset) return jobs[a].preset;
       return jobs[a].size > jobs[b].size;
     });
+  }
+
+  // Libraries with threads of their own get one per file unless the batch is smaller than the
+  // slots; then each file gets its share, and the slots left over go to the largest files
+  // (3 files on 8 slots: 3, 3 and 2 threads).
+  std::vector<std::size_t> by_size;
+  for (std::size_t i = 0; i < total; ++i)
+    if (!jobs[i].preset) by_size.push_back(i);
+  const auto slots = static_cast<std::size_t>(slots_);
+  if (!by_size.empty() && by_size.size() < slots) {
+    std::stable_sort(by_size.begin(), by_size.end(),
+                     [&](std::size_t a, std::size_t b) { return jobs[a].size > jobs[b].size; });
+    for (std::size_t k = 0; k < by_size.size(); ++k)
+      jobs[by_size[k]].threads = static_cast<int>(slots / by_size.size() + (k < slots % by_size.size() ? 1 : 0));
   }
 
   // TBB's default pool has one worker fewer than the hardware threads; -j may ask for more

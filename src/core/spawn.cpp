@@ -14,9 +14,10 @@
 #include <cmath>
 
 #include "core/cleanup.hpp"
-#include "core/text.hpp"
+#include "mediabatch/text.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/exec.hpp"
+#include "mediabatch/file_io.hpp"
 
 extern char** environ;
 
@@ -24,61 +25,13 @@ namespace mediabatch {
 
 namespace {
 
-std::string without_extension(const std::string& s) {
-  auto slash = s.rfind('/');
-  auto dot = s.rfind('.');
-  std::size_t name_start = slash == std::string::npos ? 0 : slash + 1;
-  if (dot == std::string::npos || dot <= name_start) return s;  // no extension, or a dot-file
-  return s.substr(0, dot);
-}
-
-std::string basename_of(const std::string& s) {
-  auto slash = s.rfind('/');
-  return slash == std::string::npos ? s : s.substr(slash + 1);
-}
-
-std::string dirname_of(const std::string& s) {
-  auto slash = s.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return s.substr(0, slash);
-}
-
-// An owned file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd = -1) noexcept : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.release();
-    }
-    return *this;
-  }
-  int get() const noexcept { return fd_; }
-  int release() noexcept {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
 struct Pipe {
   Fd read, write;
 };
 
 Pipe make_pipe() {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + strerror(errno));
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw Error("pipe: " + errno_text(errno));
   return {Fd(fds[0]), Fd(fds[1])};
 }
 
@@ -117,39 +70,6 @@ std::string signal_name(int sig) {
 
 }  // namespace
 
-std::vector<std::string> expand_placeholders(const std::vector<std::string>& command, const std::string& input) {
-  // Longest tokens first, so "{/.}" is not read as "{/" followed by ".}".
-  const std::pair<const char*, std::string> tokens[] = {
-      {"{//}", dirname_of(input)},
-      {"{/.}", without_extension(basename_of(input))},
-      {"{/}", basename_of(input)},
-      {"{.}", without_extension(input)},
-      {"{}", input},
-  };
-  std::vector<std::string> out;
-  bool any = false;
-  for (const auto& arg : command) {
-    std::string result;
-    for (std::size_t i = 0; i < arg.size();) {
-      bool matched = false;
-      if (arg[i] == '{') {
-        for (const auto& [token, value] : tokens) {
-          std::size_t len = std::char_traits<char>::length(token);
-          if (arg.compare(i, len, token) == 0) {
-            result += value;
-            i += len;
-            matched = any = true;
-            break;
-          }
-        }
-      }
-      if (!matched) result += arg[i++];
-    }
-    out.push_back(std::move(result));
-  }
-  if (!any) out.push_back(input);
-  return out;
-}
 
 Result run_program(const std::vector<std::string>& argv, const std::atomic<bool>& stop, const ExecLimits& limits) {
   using Clock = std::chrono::steady_clock;
@@ -175,7 +95,7 @@ Result run_program(const std::vector<std::string>& argv, const std::atomic<bool>
 
   pid_t pid = 0;
   int rc = ::posix_spawnp(&pid, args[0], &fa.fa, &attr.attr, args.data(), environ);
-  if (rc != 0) throw Error("cannot run " + argv[0] + ": " + strerror(rc));
+  if (rc != 0) throw Error("cannot run " + argv[0] + ": " + errno_text(rc));
   cleanup::add_group(pid);
   out.write.reset();
   err.write.reset();

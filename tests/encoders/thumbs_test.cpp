@@ -22,6 +22,7 @@ extern "C" {
 
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
+#include "support/encoder_harness.hpp"
 #include "support/test_support.hpp"
 
 namespace mediabatch {
@@ -41,26 +42,17 @@ struct Outcome {
   fs::path output;
 };
 
-// Runs the encoder on one file as the engine does, with command-line options for it.
+// Runs the encoder on one file through the engine, with command-line options for it.
 Outcome thumb(const fs::path& input, const std::vector<std::string>& args = {}) {
-  auto encoder = mediabatch::make_thumbs_encoder();
-  CLI::App app{"thumbs"};
-  encoder->add_options(app);
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  app.parse(reversed);
-  encoder->validate();
+  mbtest::EncoderHarness h(mediabatch::make_thumbs_encoder(), args);
   Outcome o;
-  o.output = input.parent_path() / encoder->output_name(input);
-  std::atomic<bool> stop{false};
-  mediabatch::EncodeContext ctx(input, o.output, 1, &stop, mediabatch::EncodeContext::Clock::time_point::max());
+  o.output = input.parent_path() / h.encoder().output_name(input);
   try {
-    encoder->encode(ctx);
-    ctx.commit();
+    o.warnings = h.encode(input, o.output).warning;
     o.ok = true;
   } catch (const mediabatch::Error& e) {
     o.error = e.what();
   }
-  o.warnings = ctx.warnings();
   return o;
 }
 
@@ -157,8 +149,8 @@ void expect_upright(const fs::path& out, const std::string& what, int tol = 30) 
 class Thumbs : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!mbtest::have_tool("convert") || !mbtest::have_tool("ffmpeg"))
-      GTEST_SKIP() << "ImageMagick's convert and ffmpeg make the test images";
+    REQUIRE_TOOL("convert");  // ImageMagick's convert and ffmpeg make the test images
+    REQUIRE_TOOL("ffmpeg");
   }
   TempDir dir;
 };
@@ -193,7 +185,7 @@ TEST_F(Thumbs, SizesFitTheBoxKeepAspectAndNeverEnlarge) {
 }
 
 TEST_F(Thumbs, ExifOrientationsOneToEightComeOutUpright) {
-  if (!mbtest::have_tool("exiftool")) GTEST_SKIP() << "exiftool writes the orientation tags";
+  REQUIRE_TOOL("exiftool");  // it writes the orientation tags
   const fs::path up = quadrants(dir);
   // The stored picture for orientation N is the upright one under the inverse of N's transform.
   const char* inverse[9] = {"", "", "-flop", "-rotate 180", "-flip", "-transpose", "-rotate 270", "-transverse",
@@ -291,8 +283,8 @@ TEST_F(Thumbs, CmykWithoutTheAdobeMarkerIsInvertedLikeLibvipsAndImageMagick) {
 
 TEST_F(Thumbs, IccProfilesAreAppliedToGiveSrgb) {
   const std::string icc = "/usr/share/color/icc/ghostscript/";
-  if (!fs::exists(icc + "a98.icc") || !fs::exists(icc + "default_cmyk.icc"))
-    GTEST_SKIP() << "ghostscript's ICC profiles are not installed";
+  ASSERT_TRUE(fs::exists(icc + "a98.icc") && fs::exists(icc + "default_cmyk.icc"))
+      << "ghostscript's ICC profiles are not installed (scripts/install-deps.sh installs them)";
   const fs::path up = quadrants(dir);
   // Adobe RGB pixels with their profile: sRGB lime is about (144, 255, 60) there.
   const fs::path a98 = dir / "a98.jpg";
@@ -385,7 +377,7 @@ TEST_F(Thumbs, TruncatedJpegIsMadeWithAWarning) {
 
 // vipsthumbnail's thumbnail of the same input at the same size is the reference.
 TEST_F(Thumbs, PsnrAgainstVipsthumbnailIsAtLeast30dB) {
-  if (!mbtest::have_tool("vipsthumbnail")) GTEST_SKIP() << "vipsthumbnail is the reference";
+  REQUIRE_TOOL("vipsthumbnail");  // the reference
   for (const char* size : {"4000x3000", "500x375", "1200x1600"}) {
     const std::string stem = std::string("photo_") + size;
     const fs::path in = dir / (stem + ".jpg");
@@ -411,11 +403,10 @@ TEST_F(Thumbs, QualityOptionChangesTheEncoding) {
   const Outcome hi = thumb(in, {"--quality", "98"});
   ASSERT_TRUE(hi.ok) << hi.error;
   EXPECT_GT(fs::file_size(hi.output), lo_size * 2);
-  if (mbtest::have_tool("identify")) {
-    EXPECT_EQ(sh("identify -format %Q " + hi.output.string()).out, "98");
-    const Outcome def = thumb(in);
-    EXPECT_EQ(sh("identify -format %Q " + def.output.string()).out, "85");
-  }
+  REQUIRE_TOOL("identify");
+  EXPECT_EQ(sh("identify -format %Q " + hi.output.string()).out, "98");
+  const Outcome def = thumb(in);
+  EXPECT_EQ(sh("identify -format %Q " + def.output.string()).out, "85");
 }
 
 TEST_F(Thumbs, BadOptionsAreUsageErrors) {
@@ -501,14 +492,10 @@ TEST_F(Thumbs, OtherFormatsGoThroughImageMagick) {
 TEST_F(Thumbs, StopsWhenCancelled) {
   const fs::path in = dir / "photo.jpg";
   run_ok("ffmpeg -v error -f lavfi -i testsrc2=s=640x480 -frames:v 1 -q:v 3 " + in.string());
-  auto encoder = mediabatch::make_thumbs_encoder();
-  encoder->validate();
+  mbtest::EncoderHarness h(mediabatch::make_thumbs_encoder());
   std::atomic<bool> stop{true};
   const fs::path out = dir / "photo_thumbnail.jpg";
-  {
-    mediabatch::EncodeContext ctx(in, out, 1, &stop, mediabatch::EncodeContext::Clock::time_point::max());
-    EXPECT_THROW(encoder->encode(ctx), mediabatch::Cancelled);
-  }
+  EXPECT_THROW(h.encode(in, out, {1, &stop}), mediabatch::Cancelled);
   EXPECT_FALSE(fs::exists(out));
   std::vector<fs::path> left;
   for (const auto& e : fs::directory_iterator(dir.path())) left.push_back(e.path());

@@ -52,7 +52,7 @@ class FakeEncoder : public Encoder {
         int ms = 0;
         words >> ms;
         for (int waited = 0; waited < ms; waited += 10) {
-          if (ctx.should_stop()) throw Cancelled("stopped while sleeping");
+          ctx.throw_if_stopped();
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
       } else if (op == "busy_ms") {  // like sleep_ms, but deaf to Ctrl-C
@@ -87,7 +87,7 @@ class FakeEncoder : public Encoder {
         words >> n;
         std::string chunk(1024, 'x');
         for (int i = 0; i < n; ++i) {
-          if (ctx.should_stop()) throw Cancelled("stopped while writing");
+          ctx.throw_if_stopped();
           out << chunk << std::flush;
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }

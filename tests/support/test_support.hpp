@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the test binaries: scratch folders, running commands, finding tools.
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <filesystem>
@@ -38,6 +39,10 @@ Run mediabatch(const std::vector<std::string>& args, const std::string& stdin_te
 Run sh(const std::string& command_line);
 // True when a program of that name is on PATH.
 bool have_tool(const std::string& name);
+// Fails the test (it never skips) when a reference tool is missing: CI installs them all
+// (scripts/install-deps.sh), so a missing one is a broken install, not a reason to pass.
+#define REQUIRE_TOOL(name) \
+  ASSERT_TRUE(mbtest::have_tool(name)) << (name) << " is not installed (scripts/install-deps.sh installs it)"
 
 void write_file(const fs::path& p, const std::string& bytes);
 std::string read_file(const fs::path& p);

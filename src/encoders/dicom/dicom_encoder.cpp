@@ -314,7 +314,7 @@ void render_gray(const Decoded& d, const char* frame, const Crop& crop, int dept
     }
   } else {
     for (std::uint32_t y = 0; y < crop.height; ++y) {
-      if ((y & 255) == 0 && ctx.should_stop()) throw Cancelled("stopped");
+      if ((y & 255) == 0) ctx.throw_if_stopped();
       const T* row = px + static_cast<std::size_t>(crop.y + y) * d.width + crop.x;
       std::uint8_t* o = out.data() + static_cast<std::size_t>(y) * crop.width * bps;
       for (std::uint32_t x = 0; x < crop.width; ++x) {
@@ -407,7 +407,7 @@ void DicomEncoder::encode(EncodeContext& ctx) const {
     }
     throw Error("GDCM could not parse the file as DICOM");
   }
-  if (ctx.should_stop()) throw Cancelled("stopped");
+  ctx.throw_if_stopped();
 
   const gdcm::Image& image = reader.GetImage();
   Decoded d;
@@ -449,7 +449,7 @@ void DicomEncoder::encode(EncodeContext& ctx) const {
     d.data = d.buffer.data();
     d.data_size = d.buffer.size();
   }
-  if (ctx.should_stop()) throw Cancelled("stopped");
+  ctx.throw_if_stopped();
 
   // Read the pixel description after decoding: codecs may update it (JPEG YBR -> RGB).
   const gdcm::PixelFormat& pf = image.GetPixelFormat();
@@ -528,7 +528,7 @@ void DicomEncoder::encode(EncodeContext& ctx) const {
   png.density_dpi = density_;
   std::vector<std::uint8_t> out, rgb;
   for (unsigned f = 0; f < frame_count; ++f) {
-    if (ctx.should_stop()) throw Cancelled("stopped");
+    ctx.throw_if_stopped();
     const char* frame = d.data + f * d.frame_bytes;
     PngImage img;
     img.width = crop.width;

@@ -389,7 +389,7 @@ class FlacEncoder final : public Encoder {
     std::vector<FLAC__int32> samples(kBlockFrames * f.channels);
     std::uint64_t left = piece.frames;
     while (left > 0) {
-      if (ctx.should_stop()) throw Cancelled(ctx.timed_out() ? "timed out" : "cancelled");
+      ctx.throw_if_stopped();
       const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kBlockFrames));
       const std::size_t got = wav.read(samples.data(), want);
       if (got != want) throw Error("WAV data ended early");

@@ -136,7 +136,7 @@ class ThumbsEncoder final : public Encoder {
 
   void encode(EncodeContext& ctx) const override {
     const auto check_stop = [&ctx] {
-      if (ctx.should_stop()) throw Cancelled(ctx.timed_out() ? "timed out" : "interrupted");
+      ctx.throw_if_stopped();
     };
     const FileBytes file = read_whole(ctx.input());
     const std::uint8_t* bytes = file.data.get();

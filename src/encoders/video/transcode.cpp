@@ -289,7 +289,7 @@ struct VideoTrack {
     if (copies == 0) return;
     sink.ipts = ipts;
     for (int64_t i = 0; i < repeats; ++i, --copies) {
-      if (ctx.should_stop()) throw Cancelled("stopped");
+      ctx.throw_if_stopped();
       encode(last.get(), next_pts++);
     }
 
@@ -819,7 +819,7 @@ void transcode_file(EncodeContext& ctx, const Settings& settings, bool in_parts)
   auto video_frame = [&](AVFrame* f) { video->on_frame(f, time, ctx); };
 
   for (;;) {
-    if (ctx.should_stop()) throw Cancelled("stopped");
+    ctx.throw_if_stopped();
     if (part_failed.load(std::memory_order_relaxed)) throw PartsDoNotJoin{};
     r = av_read_frame(in.get(), packet.get());
     if (r == AVERROR_EOF) {

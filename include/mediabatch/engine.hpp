@@ -1,0 +1,81 @@
+#pragma once
+// The engine: how one planned job runs (run_job) and how a planned batch runs (Batch). This
+// is the single place that knows a job's whole life: skip-if-newer, the output folder, the
+// deadline, the encoder's context, commit or discard, the result; and for a batch the thread
+// shares, the scheduler, the stream of results to the sinks, Ctrl-C and the encoders' finish().
+#include <atomic>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "mediabatch/encoder.hpp"
+#include "mediabatch/exec.hpp"
+#include "mediabatch/job.hpp"
+#include "mediabatch/result.hpp"
+#include "mediabatch/scheduler.hpp"
+
+namespace mediabatch {
+
+struct JobSettings {
+  bool force = false;           // convert even when a done marker is newer than the input
+  double timeout_seconds = 0;   // 0 = none
+};
+
+// Runs one planned encoder job end to end and returns its result: skipped when an earlier
+// run's output is up to date, else the output folder is made, job.encoder->encode() writes
+// temporary files, and they are all renamed into place (or all removed). The only caller of
+// Encoder::encode(). Thread-safe; throws Error, Skip and Cancelled as the encoder does (the
+// scheduler turns them into results).
+Result run_job(const Job& job, const JobSettings& settings, const std::atomic<bool>& stop);
+
+// Receives each result as the batch reports it, on the thread that called Batch::run(), one
+// at a time. result() may throw Error: the batch then says so once, stops feeding that sink
+// and ends as failed (a report file on a full disk).
+class BatchSink {
+ public:
+  virtual ~BatchSink() = default;
+  virtual void result(const Result& r) = 0;
+  // Called every quarter second or so while the batch waits for results.
+  virtual void tick() {}
+};
+
+struct BatchOptions {
+  int slots = 0;                  // files at once; 0 = the hardware threads
+  Order order = Order::completion;
+  bool largest_first = true;      // completion order: biggest inputs first
+  JobSettings job;
+  std::string command;            // "thumbs", "convert", "exec": for results of preset jobs
+  std::vector<std::string> exec_command;  // exec: the program and its arguments, with placeholders
+  double exec_grace_seconds = 2;  // exec: between SIGTERM and SIGKILL
+};
+
+struct BatchOutcome {
+  std::size_t ok = 0, failed = 0, skipped = 0;
+  std::size_t not_started = 0;    // left when the batch was interrupted
+  bool interrupted = false;       // Ctrl-C or SIGTERM
+  bool batch_failed = false;      // a sink or an encoder's finish() failed
+};
+
+// A planned batch. Owns its jobs; made and run on the main thread. Jobs without an encoder
+// run the exec command. Constructing it hands every encoder its planned jobs (Encoder::plan,
+// which may throw UsageError).
+class Batch {
+ public:
+  Batch(std::vector<Job> jobs, std::vector<Encoder*> encoders, BatchOptions options);
+
+  const std::vector<Job>& jobs() const noexcept { return jobs_; }
+
+  // Runs every job on the scheduler, streams each result to every sink, then (unless
+  // interrupted) calls each encoder's finish(). SIGINT/SIGTERM must be blocked in every
+  // thread (block_signals()): the first stops the batch, the second ends the process (130).
+  BatchOutcome run(const std::vector<BatchSink*>& sinks, std::atomic<bool>& stop);
+
+ private:
+  Result run_one(const Job& job, const std::atomic<bool>& stop) const;
+
+  std::vector<Job> jobs_;
+  std::vector<Encoder*> encoders_;
+  BatchOptions options_;
+};
+
+}  // namespace mediabatch

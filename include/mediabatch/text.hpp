@@ -1,0 +1,22 @@
+#pragma once
+// Small text helpers for the engine and the encoders (ASCII case rules: file extensions,
+// tag names and cue sheet keywords are ASCII). Pure functions; thread-safe; throw nothing but
+// std::bad_alloc.
+#include <string>
+#include <string_view>
+
+namespace mediabatch {
+
+std::string lower(std::string s);
+std::string upper(std::string s);
+bool iequals(std::string_view a, std::string_view b) noexcept;
+// The lower-case extension of a file name with its dot (".wav"), empty when it has none.
+std::string lower_extension(const std::string& filename);
+// "No such file or directory": the text of an errno value.
+std::string errno_text(int error);
+// "0.5", "30": seconds as a user typed them, for reasons such as "timed out after 0.5 s".
+std::string seconds_text(double seconds);
+// "2.500 s": a media time to the millisecond, for reasons such as "a corrupt packet at 2.500 s".
+std::string media_time_text(double seconds);
+
+}  // namespace mediabatch

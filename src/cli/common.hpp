@@ -1,0 +1,48 @@
+#pragma once
+// What every command shares: its options, the inputs they name, and running a planned batch
+// with the console and the report as its sinks.
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "mediabatch/engine.hpp"
+#include "mediabatch/inputs.hpp"
+
+namespace mediabatch::cli {
+
+// Options every command accepts after its name.
+struct Common {
+  int jobs = 0;
+  std::string output_dir;
+  bool recursive = false;
+  std::string order = "completion";
+  bool force = false;
+  bool dry_run = false;
+  std::string report;
+  std::string progress = "auto";
+  bool quiet = false;
+  int verbose = 0;
+  double timeout = 0;
+  std::string shard;
+  bool shard_from_env = false;
+  bool null_separated = false;
+  std::string retry_failed;
+  std::vector<std::string> inputs;
+};
+
+// Adds the common options to a command; with_outputs for commands that write files.
+void add_common(CLI::App& cmd, Common& c, bool with_outputs);
+
+// The inputs the options name: the arguments (walked), or stdin's list, narrowed to the
+// failures of --retry-failed and to the --shard. exec's stdin lines are plain arguments.
+// Throws UsageError.
+std::vector<Input> gather_inputs(const Common& c, bool exec);
+
+// The batch settings the common options give.
+BatchOptions batch_options(const Common& c, std::string command);
+
+// Runs the batch with the console (and --report) as sinks, prints the summary and returns
+// the exit code.
+int run_batch(const Common& c, Batch& batch, bool exec);
+
+}  // namespace mediabatch::cli

@@ -1,0 +1,41 @@
+#pragma once
+// The engine's side of one job's outputs: the temporary files an encoder writes through its
+// EncodeContext, their final names, and the warnings it gave. run_job() commits them all (each
+// renamed over its final name) or none. Used by one thread at a time.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mediabatch {
+
+class JobOutputs {
+ public:
+  explicit JobOutputs(std::filesystem::path primary) : primary_(std::move(primary)) {}
+  ~JobOutputs() { discard(); }  // whatever was not committed is removed
+  JobOutputs(const JobOutputs&) = delete;
+  JobOutputs& operator=(const JobOutputs&) = delete;
+
+  const std::filesystem::path& primary() const noexcept { return primary_; }
+  const std::filesystem::path& primary_temp();
+  std::filesystem::path add(const std::filesystem::path& final_path);
+  void warn(std::string message);
+
+  // Renames every temporary file to its final name; returns the bytes written. Throws Error
+  // (naming the final path) when one is missing or cannot be renamed.
+  std::uint64_t commit();
+  void discard() noexcept;
+
+  const std::string& warnings() const noexcept { return warnings_; }
+  // The final paths, primary first (when it was written).
+  const std::vector<std::filesystem::path>& finals() const noexcept { return finals_; }
+
+ private:
+  std::filesystem::path primary_;
+  std::vector<std::filesystem::path> temps_;  // parallel to finals_
+  std::vector<std::filesystem::path> finals_;
+  std::string warnings_;
+  bool primary_added_ = false;
+};
+
+}  // namespace mediabatch

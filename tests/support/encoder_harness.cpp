@@ -1,0 +1,64 @@
+#include "support/encoder_harness.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+namespace mbtest {
+
+namespace fs = std::filesystem;
+
+EncoderHarness::EncoderHarness(std::unique_ptr<mediabatch::Encoder> encoder, std::vector<std::string> args)
+    : encoder_(std::move(encoder)), app_(std::string(encoder_->name())) {
+  encoder_->add_options(app_);
+  app_.add_option("inputs", inputs_);
+  std::reverse(args.begin(), args.end());  // CLI11 takes them back to front
+  app_.parse(args);
+  encoder_->validate();
+}
+
+void EncoderHarness::plan(const std::vector<fs::path>& inputs, const fs::path& out_dir) {
+  planned_.clear();
+  for (const auto& in : inputs) {
+    mediabatch::Job j;
+    j.index = planned_.size();
+    j.input = in.string();
+    j.output = out_dir / encoder_->output_name(in);
+    j.encoder = encoder_.get();
+    std::error_code ec;
+    j.size = fs::file_size(in, ec);
+    planned_.push_back(std::move(j));
+  }
+  std::vector<const mediabatch::Job*> jobs;
+  for (const auto& j : planned_) jobs.push_back(&j);
+  encoder_->plan(jobs);
+}
+
+mediabatch::Result EncoderHarness::encode(const fs::path& input, const fs::path& output, const JobOptions& options) {
+  if (planned_.empty()) plan({input}, output.parent_path());
+  mediabatch::Job job;
+  job.input = input.string();
+  job.output = output;
+  job.encoder = encoder_.get();
+  job.threads = options.threads;
+  std::error_code ec;
+  job.size = fs::file_size(input, ec);
+  mediabatch::JobSettings settings;
+  settings.force = options.force;
+  settings.timeout_seconds = options.timeout_seconds;
+  static const std::atomic<bool> never{false};
+  mediabatch::Result r = mediabatch::run_job(job, settings, options.stop ? *options.stop : never);
+  if (r.status == mediabatch::Status::ok) {
+    written_.emplace_back(r.output);
+    written_.insert(written_.end(), r.more_outputs.begin(), r.more_outputs.end());
+  }
+  return r;
+}
+
+mediabatch::Result EncoderHarness::encode_into(const fs::path& input, const fs::path& out_dir,
+                                               const JobOptions& options) {
+  return encode(input, out_dir / encoder_->output_name(input), options);
+}
+
+void EncoderHarness::finish() { encoder_->finish(written_); }
+
+}  // namespace mbtest

@@ -1,0 +1,43 @@
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "mediabatch/inputs.hpp"
+#include "support/test_support.hpp"
+
+using namespace mediabatch;
+namespace fs = std::filesystem;
+
+TEST(Inputs, DirectoriesAreWalkedSortedAndTempFilesSkipped) {
+  mbtest::TempDir dir;
+  fs::create_directories(dir / "b/sub");
+  for (const char* f : {"c.txt", "a.txt", "b/x.txt", "b/sub/y.txt", ".out.mbtmp12-3.png"})
+    mbtest::write_file(dir / f, "x");
+  auto flat = expand_arguments({dir.path().string()}, false);
+  ASSERT_EQ(flat.size(), 2u);
+  EXPECT_EQ(flat[0].relative, "a.txt");
+  EXPECT_EQ(flat[1].relative, "c.txt");
+  EXPECT_FALSE(flat[0].named);
+  auto deep = expand_arguments({dir.path().string(), "missing-file"}, true);
+  ASSERT_EQ(deep.size(), 5u);
+  EXPECT_EQ(deep[1].relative, "b/sub/y.txt");
+  EXPECT_EQ(deep[2].relative, "b/x.txt");
+  EXPECT_EQ(deep[4].name, "missing-file");
+  EXPECT_TRUE(deep[4].named);
+  EXPECT_FALSE(deep[4].exists);
+}
+
+TEST(Inputs, StdinListsOnePerLineOrNulSeparated) {
+  std::istringstream lines("a b\nc\r\n\nd\n");
+  auto l = read_input_list(lines, false);
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_EQ(l[0].name, "a b");
+  EXPECT_EQ(l[1].name, "c");
+  std::string nul("x\ny");
+  nul.push_back('\0');
+  nul += "z";
+  std::istringstream nuls(nul);
+  auto n = read_input_list(nuls, true);
+  ASSERT_EQ(n.size(), 2u);
+  EXPECT_EQ(n[0].name, "x\ny");
+}
