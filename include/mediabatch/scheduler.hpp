@@ -51,6 +51,9 @@ class Scheduler {
   int slots() const noexcept { return slots_; }
 
  private:
+  std::vector<std::size_t> start_order_for(const std::vector<Job>& jobs) const;
+  void assign_thread_shares(std::vector<Job>& jobs) const;
+
   SchedulerOptions options_;
   int slots_;
 };

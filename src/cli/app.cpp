@@ -13,77 +13,65 @@
 
 namespace mediabatch::cli {
 
-int run(int argc, char** argv, EncoderList encoders) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  std::vector<std::string> exec_command;
-  if (!args.empty() && args[0] == "exec") {
-    auto dashdash = std::find(args.begin(), args.end(), "--");
-    if (dashdash != args.end()) {
-      exec_command.assign(dashdash + 1, args.end());
-      args.erase(dashdash, args.end());
-    }
-  }
+namespace {
 
+// The command tree: what was parsed lands in these fields.
+struct CommandLine {
   CLI::App app{"mediabatch: convert many media files on every core, one in-process job per file"};
+  Common common;
+  CLI::App* exec = nullptr;
+  CLI::App* convert = nullptr;
+  CLI::App* merge = nullptr;
+  std::vector<std::string> report_files;
+  std::vector<std::pair<CLI::App*, Encoder*>> encoders;
+  std::string known = "exec, convert, report";  // for "unknown command"
+};
+
+// `first` is the first argument: only the command being run (or top-level --help) loads an
+// encoder's module to learn its description and options; the others are known by name only.
+void add_commands(CommandLine& cl, const EncoderList& encoders, const std::string& first) {
+  CLI::App& app = cl.app;
   app.name("mediabatch");
   app.set_version_flag("--version", "mediabatch 0.1.0");
   app.require_subcommand(1, 1);
-  Common common;
-  auto* exec = app.add_subcommand("exec", "Run a program once per input: mediabatch exec [options] [INPUT...] -- CMD ARG...");
-  add_common(*exec, common, false);
-  auto* convert = app.add_subcommand("convert", "Convert each file with the encoder for its kind, detected by content");
-  add_common(*convert, common, true);
+  cl.exec = app.add_subcommand("exec", "Run a program once per input: mediabatch exec [options] [INPUT...] -- CMD ARG...");
+  add_common(*cl.exec, cl.common, false);
+  cl.convert = app.add_subcommand("convert", "Convert each file with the encoder for its kind, detected by content");
+  add_common(*cl.convert, cl.common, true);
   auto* report = app.add_subcommand("report", "Work with --report logs");
   report->require_subcommand(1, 1);
-  auto* merge = report->add_subcommand("merge", "Combine the reports of several runs or shards: summary and failed inputs");
-  std::vector<std::string> report_files;
-  merge->add_option("reports", report_files, "JSON Lines reports written with --report")->required();
-  std::vector<std::pair<CLI::App*, Encoder*>> encoder_commands;
-  // Only the command being run (or top-level --help) loads an encoder's module to learn its
-  // description and options; the others are known by name only.
-  const std::string first = args.empty() ? "" : args[0];
+  cl.merge = report->add_subcommand("merge", "Combine the reports of several runs or shards: summary and failed inputs");
+  cl.merge->add_option("reports", cl.report_files, "JSON Lines reports written with --report")->required();
   const bool top_level_help = first.empty() || (first[0] == '-' && first != "--version");
   for (auto& e : encoders) {
     const bool describe = top_level_help || first == e->name();
     auto* sub = app.add_subcommand(std::string(e->name()), describe ? std::string(e->description()) : "");
-    add_common(*sub, common, true);
+    add_common(*sub, cl.common, true);
     if (first == e->name()) e->add_options(*sub);
-    encoder_commands.emplace_back(sub, e.get());
+    cl.encoders.emplace_back(sub, e.get());
+    cl.known += ", " + std::string(e->name());
   }
+}
 
-  std::string known = "exec, convert, report";
-  bool is_known = !args.empty() && (args[0] == "exec" || args[0] == "convert" || args[0] == "report");
-  for (auto& [sub, enc] : encoder_commands) {
-    known += ", " + sub->get_name();
-    is_known = is_known || (!args.empty() && args[0] == sub->get_name());
-  }
-  if (!args.empty() && !args[0].empty() && args[0][0] != '-' && !is_known) {
-    std::cerr << "mediabatch: unknown command '" << args[0] << "' (commands: " << known << ")\n";
-    return exit_usage;
-  }
-  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them back to front
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? exit_ok : exit_usage;
-  }
-
+void set_up_logging(const Common& c) {
   auto logger = spdlog::stderr_color_mt("mediabatch");
   logger->set_pattern("mediabatch: %^%l%$: %v");
-  logger->set_level(common.verbose ? spdlog::level::debug : common.quiet ? spdlog::level::err : spdlog::level::info);
+  logger->set_level(c.verbose ? spdlog::level::debug : c.quiet ? spdlog::level::err : spdlog::level::info);
   spdlog::set_default_logger(logger);
+}
 
+// Runs the parsed command; exceptions become exit codes here, once.
+int dispatch(CommandLine& cl, const std::vector<std::string>& exec_command) {
   try {
-    if (exec->parsed()) return run_exec(common, exec_command);
-    if (merge->parsed()) return merge_reports(report_files);
-    if (convert->parsed()) {
+    if (cl.exec->parsed()) return run_exec(cl.common, exec_command);
+    if (cl.merge->parsed()) return merge_reports(cl.report_files);
+    if (cl.convert->parsed()) {
       std::vector<Encoder*> all;
-      for (auto& e : encoders) all.push_back(e.get());
-      return run_encoders(common, all, "convert");
+      for (auto& [sub, enc] : cl.encoders) all.push_back(enc);
+      return run_encoders(cl.common, all, "convert");
     }
-    for (auto& [sub, enc] : encoder_commands)
-      if (sub->parsed()) return run_encoders(common, {enc}, std::string(enc->name()));
+    for (auto& [sub, enc] : cl.encoders)
+      if (sub->parsed()) return run_encoders(cl.common, {enc}, std::string(enc->name()));
   } catch (const UsageError& e) {
     spdlog::error("{}", e.what());
     return exit_usage;
@@ -92,6 +80,38 @@ int run(int argc, char** argv, EncoderList encoders) {
     return exit_failed;
   }
   return exit_usage;
+}
+
+}  // namespace
+
+int run(int argc, char** argv, EncoderList encoders) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> exec_command;  // exec's program: everything after "--"
+  if (!args.empty() && args[0] == "exec") {
+    auto dashdash = std::find(args.begin(), args.end(), "--");
+    if (dashdash != args.end()) {
+      exec_command.assign(dashdash + 1, args.end());
+      args.erase(dashdash, args.end());
+    }
+  }
+  const std::string first = args.empty() ? "" : args[0];
+  CommandLine cl;
+  add_commands(cl, encoders, first);
+  const bool is_known = first == "exec" || first == "convert" || first == "report" ||
+                        std::any_of(cl.encoders.begin(), cl.encoders.end(),
+                                    [&](const auto& c) { return c.first->get_name() == first; });
+  if (!first.empty() && first[0] != '-' && !is_known) {
+    std::cerr << "mediabatch: unknown command '" << first << "' (commands: " << cl.known << ")\n";
+    return exit_usage;
+  }
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them back to front
+  try {
+    cl.app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    return cl.app.exit(e) == 0 ? exit_ok : exit_usage;
+  }
+  set_up_logging(cl.common);
+  return dispatch(cl, exec_command);
 }
 
 }  // namespace mediabatch::cli

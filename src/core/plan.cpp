@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "mediabatch/errors.hpp"
+#include "mediabatch/file_io.hpp"
 
 namespace mediabatch {
 
@@ -16,10 +17,9 @@ namespace {
 
 std::string read_head(const std::string& path) {
   std::string head(4096, '\0');
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  ssize_t n = ::read(fd, head.data(), head.size());
-  ::close(fd);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return {};
+  ssize_t n = ::read(fd.get(), head.data(), head.size());
   head.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
   return head;
 }
@@ -38,15 +38,15 @@ std::string key_of(const fs::path& p) {
   return (ec ? p : abs).lexically_normal().string();
 }
 
-}  // namespace
+struct Probed {
+  const Encoder* encoder = nullptr;
+  std::uint64_t size = 0;
+  std::string reject;
+};
 
-std::vector<Job> plan_encoder_jobs(const std::vector<Input>& inputs, const std::vector<const Encoder*>& encoders,
-                                   const PlanOptions& options) {
-  struct Probed {
-    const Encoder* encoder = nullptr;
-    std::uint64_t size = 0;
-    std::string reject;
-  };
+// Each input's size and the first encoder that accepts it by its first bytes, in parallel
+// (reading heads is most of planning on a cold disk).
+std::vector<Probed> probe_inputs(const std::vector<Input>& inputs, const std::vector<const Encoder*>& encoders) {
   std::vector<Probed> probed(inputs.size());
   tbb::parallel_for(std::size_t(0), inputs.size(), [&](std::size_t i) {
     const Input& in = inputs[i];
@@ -63,6 +63,14 @@ std::vector<Job> plan_encoder_jobs(const std::vector<Input>& inputs, const std::
     }
     probed[i].reject = encoders.size() == 1 ? encoders[0]->reject_reason(probe) : "not a file of any known kind";
   });
+  return probed;
+}
+
+}  // namespace
+
+std::vector<Job> plan_encoder_jobs(const std::vector<Input>& inputs, const std::vector<const Encoder*>& encoders,
+                                   const PlanOptions& options) {
+  const std::vector<Probed> probed = probe_inputs(inputs, encoders);
 
   // Where each accepted input's output goes, and which outputs are already on disk as inputs.
   std::vector<fs::path> outputs(inputs.size());

@@ -92,37 +92,44 @@ Scheduler::Scheduler(SchedulerOptions options) : options_(options) {
   slots_ = options_.slots > 0 ? options_.slots : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
+// Input order starts jobs in order so that little must be held back; completion order starts
+// the largest first (longest-processing-time-first), and jobs that do not run (presets)
+// before anything, so they are reported at once.
+std::vector<std::size_t> Scheduler::start_order_for(const std::vector<Job>& jobs) const {
+  std::vector<std::size_t> order(jobs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) order[i] = i;
+  if (options_.order == Order::completion && options_.largest_first) {
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      if (jobs[a].preset != jobs[b].preset) return jobs[a].preset;
+      return jobs[a].size > jobs[b].size;
+    });
+  }
+  return order;
+}
+
+// Libraries with threads of their own get one per file unless the batch is smaller than the
+// slots; then each file gets its share, and the slots left over go to the largest files
+// (3 files on 8 slots: 3, 3 and 2 threads).
+void Scheduler::assign_thread_shares(std::vector<Job>& jobs) const {
+  std::vector<std::size_t> by_size;
+  for (std::size_t i = 0; i < jobs.size(); ++i)
+    if (!jobs[i].preset) by_size.push_back(i);
+  const auto slots = static_cast<std::size_t>(slots_);
+  if (by_size.empty() || by_size.size() >= slots) return;
+  std::stable_sort(by_size.begin(), by_size.end(),
+                   [&](std::size_t a, std::size_t b) { return jobs[a].size > jobs[b].size; });
+  for (std::size_t k = 0; k < by_size.size(); ++k)
+    jobs[by_size[k]].threads = static_cast<int>(slots / by_size.size() + (k < slots % by_size.size() ? 1 : 0));
+}
+
 RunTotals Scheduler::run(std::vector<Job> jobs, const JobFn& fn, const ResultSink& sink,
                          const std::atomic<bool>& stop, const std::function<void()>& on_tick) {
   RunTotals totals;
   const std::size_t total = jobs.size();
   const std::size_t window = options_.window > 0 ? options_.window : static_cast<std::size_t>(slots_) * 4;
 
-  // Start order. Input order starts jobs in order so that little must be held back; completion
-  // order starts the largest first (longest-processing-time-first), and jobs that do not run
-  // (presets) before anything, so they are reported at once.
-  std::vector<std::size_t> start_order(total);
-  for (std::size_t i = 0; i < total; ++i) start_order[i] = i;
-  if (options_.order == Order::completion && options_.largest_first) {
-    std::stable_sort(start_order.begin(), start_order.end(), [&](std::size_t a, std::size_t b) {
-      if (jobs[a].preset != jobs[b].preset) return jobs[a].preset;
-      return jobs[a].size > jobs[b].size;
-    });
-  }
-
-  // Libraries with threads of their own get one per file unless the batch is smaller than the
-  // slots; then each file gets its share, and the slots left over go to the largest files
-  // (3 files on 8 slots: 3, 3 and 2 threads).
-  std::vector<std::size_t> by_size;
-  for (std::size_t i = 0; i < total; ++i)
-    if (!jobs[i].preset) by_size.push_back(i);
-  const auto slots = static_cast<std::size_t>(slots_);
-  if (!by_size.empty() && by_size.size() < slots) {
-    std::stable_sort(by_size.begin(), by_size.end(),
-                     [&](std::size_t a, std::size_t b) { return jobs[a].size > jobs[b].size; });
-    for (std::size_t k = 0; k < by_size.size(); ++k)
-      jobs[by_size[k]].threads = static_cast<int>(slots / by_size.size() + (k < slots % by_size.size() ? 1 : 0));
-  }
+  const std::vector<std::size_t> start_order = start_order_for(jobs);
+  assign_thread_shares(jobs);
 
   // TBB's default pool has one worker fewer than the hardware threads; -j may ask for more
   // (exec jobs mostly wait on their programs), so raise the limit for this run. No slot is

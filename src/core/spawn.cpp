@@ -71,11 +71,11 @@ std::string signal_name(int sig) {
 }  // namespace
 
 
-Result run_program(const std::vector<std::string>& argv, const std::atomic<bool>& stop, const ExecLimits& limits) {
-  using Clock = std::chrono::steady_clock;
-  if (argv.empty()) throw Error("no command to run");
+namespace {
 
-  Pipe out = make_pipe(), err = make_pipe();
+// Starts argv[0] in a process group of its own, stdin from /dev/null, stdout and stderr into
+// the write ends of the pipes (closed here once the child has them).
+pid_t spawn_in_group(const std::vector<std::string>& argv, Pipe& out, Pipe& err) {
   SpawnFileActions fa;
   posix_spawn_file_actions_addopen(&fa.fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa.fa, out.write.get(), 1);
@@ -96,31 +96,34 @@ Result run_program(const std::vector<std::string>& argv, const std::atomic<bool>
   pid_t pid = 0;
   int rc = ::posix_spawnp(&pid, args[0], &fa.fa, &attr.attr, args.data(), environ);
   if (rc != 0) throw Error("cannot run " + argv[0] + ": " + errno_text(rc));
-  cleanup::add_group(pid);
   out.write.reset();
   err.write.reset();
   fcntl(out.read.get(), F_SETFL, O_NONBLOCK);
   fcntl(err.read.get(), F_SETFL, O_NONBLOCK);
+  return pid;
+}
+
+enum class Ending { exited, cancelled, timed_out };
+
+// Collects the child's output until it exits, sending its group SIGTERM on Ctrl-C or at the
+// deadline and SIGKILL after the grace. `status` is waitpid's.
+Ending wait_and_capture(pid_t pid, Pipe& out, Pipe& err, const std::atomic<bool>& stop, const ExecLimits& limits,
+                        Result& r, int& status) {
+  using Clock = std::chrono::steady_clock;
+  const auto seconds = [](double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); };
   Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-
-  Result r;
-  const auto start = Clock::now();
   const bool has_timeout = limits.timeout_seconds > 0;
-  const auto deadline =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.timeout_seconds));
+  const auto deadline = Clock::now() + seconds(limits.timeout_seconds);
   Clock::time_point kill_at{};
-  bool term_sent = false, timed_out = false, cancelled = false, exited = false;
-  bool out_open = true, err_open = true;
-  int status = 0;
-
+  Ending ending = Ending::exited;
+  bool term_sent = false, exited = false, out_open = true, err_open = true;
   while (!exited) {
     auto now = Clock::now();
     if (!term_sent && (stop.load(std::memory_order_relaxed) || (has_timeout && now >= deadline))) {
-      cancelled = stop.load();
-      timed_out = !cancelled;
+      ending = stop.load() ? Ending::cancelled : Ending::timed_out;
       ::kill(-pid, SIGTERM);
       term_sent = true;
-      kill_at = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.grace_seconds));
+      kill_at = now + seconds(limits.grace_seconds);
     } else if (term_sent && now >= kill_at) {
       ::kill(-pid, SIGKILL);
       kill_at = Clock::time_point::max();
@@ -139,19 +142,29 @@ Result run_program(const std::vector<std::string>& argv, const std::atomic<bool>
     if (err_open) err_open = drain(err.read.get(), r.err_text);
     // Without a pidfd, poll a reaped status; with one, only when it says the child is gone.
     bool check = pidfd.get() < 0 || (n > 0 && (fds[n - 1].revents & POLLIN));
-    if (check) {
-      pid_t w = ::waitpid(pid, &status, WNOHANG);
-      if (w == pid) exited = true;
-    }
+    if (check && ::waitpid(pid, &status, WNOHANG) == pid) exited = true;
   }
   // The child is gone; its pipes may still be held by something it left running in the
   // background, so take what is buffered now instead of waiting for end of file.
   if (out_open) drain(out.read.get(), r.out_text);
   if (err_open) drain(err.read.get(), r.err_text);
+  return ending;
+}
+
+}  // namespace
+
+Result run_program(const std::vector<std::string>& argv, const std::atomic<bool>& stop, const ExecLimits& limits) {
+  if (argv.empty()) throw Error("no command to run");
+  Pipe out = make_pipe(), err = make_pipe();
+  const pid_t pid = spawn_in_group(argv, out, err);
+  cleanup::add_group(pid);
+  Result r;
+  int status = 0;
+  const Ending ending = wait_and_capture(pid, out, err, stop, limits, r, status);
   cleanup::remove_group(pid);
 
-  if (cancelled) throw Cancelled("interrupted");
-  if (timed_out) {
+  if (ending == Ending::cancelled) throw Cancelled("interrupted");
+  if (ending == Ending::timed_out) {
     r.status = Status::failed;
     r.error = "timed out after " + seconds_text(limits.timeout_seconds) + " s";
     return r;
