@@ -2,6 +2,8 @@
 // Owned file handles: one descriptor type and one stdio type for the whole program. Each
 // owns its handle and closes it on destruction (noexcept, unchecked); a write that must be
 // known to have reached the file ends with the checked close(). Not thread-safe (one owner).
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -33,6 +35,18 @@ struct FileClose {
 };
 // A stdio stream closed on destruction. Use close_file() where the close must be checked.
 using File = std::unique_ptr<std::FILE, FileClose>;
+
+// A whole file's bytes, in a buffer left uninitialised before the read (a vector would first
+// zero megabytes per photo).
+struct FileBytes {
+  std::unique_ptr<std::uint8_t[]> data;
+  std::size_t size = 0;
+};
+// Reads the whole file; throws Error("opening PATH: reason" / "reading PATH: reason").
+FileBytes read_whole_file(const std::string& path);
+// Creates (truncates) the file and writes `size` bytes, with a checked close (NFS and quotas
+// report write errors there); throws Error("creating PATH: ..." / "writing PATH: ...").
+void write_whole_file(const std::string& path, const void* data, std::size_t size);
 
 // fopen(path, mode); a null File when it fails (errno set).
 File open_file(const std::string& path, const char* mode) noexcept;

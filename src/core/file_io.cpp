@@ -1,5 +1,7 @@
 #include "mediabatch/file_io.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,6 +25,38 @@ void Fd::reset(int fd) noexcept {
 }
 
 int Fd::close() noexcept { return ::close(release()); }
+
+FileBytes read_whole_file(const std::string& path) {
+  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw Error("opening " + path + ": " + errno_text(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw Error("reading " + path + ": " + errno_text(errno));
+  FileBytes bytes;
+  const auto capacity = static_cast<std::size_t>(st.st_size);
+  bytes.data.reset(new std::uint8_t[capacity > 0 ? capacity : 1]);
+  while (bytes.size < capacity) {
+    const ssize_t n = ::read(fd.get(), bytes.data.get() + bytes.size, capacity - bytes.size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error("reading " + path + ": " + errno_text(errno));
+    if (n == 0) break;  // shrank while we read: the caller decodes what is there
+    bytes.size += static_cast<std::size_t>(n);
+  }
+  return bytes;
+}
+
+void write_whole_file(const std::string& path, const void* data, std::size_t size) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
+  if (!fd) throw Error("creating " + path + ": " + errno_text(errno));
+  const auto* bytes = static_cast<const std::uint8_t*>(data);
+  std::size_t put = 0;
+  while (put < size) {
+    const ssize_t n = ::write(fd.get(), bytes + put, size - put);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error("writing " + path + ": " + errno_text(errno));
+    put += static_cast<std::size_t>(n);
+  }
+  if (fd.close() != 0) throw Error("writing " + path + ": " + errno_text(errno));
+}
 
 File open_file(const std::string& path, const char* mode) noexcept { return File(std::fopen(path.c_str(), mode)); }
 

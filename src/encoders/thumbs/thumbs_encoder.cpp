@@ -1,15 +1,9 @@
 // mediabatch thumbs: a small JPEG of each photo. JPEGs are decoded by libjpeg-turbo straight
 // from the DCT at reduced scale, resampled with Lanczos-3, turned upright and re-encoded;
 // other formats ImageMagick reads take the same route after a Magick++ decode.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
-#include <cerrno>
 #include <mutex>
 #include <string>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -19,6 +13,7 @@
 #include "magick_reader.hpp"
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/file_io.hpp"
 
 namespace mediabatch {
 
@@ -26,63 +21,6 @@ namespace {
 
 using thumbs::Image;
 using thumbs::Size;
-
-// A file descriptor that is closed on destruction; close() is the checked way to finish.
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const noexcept { return fd_; }
-  int close() noexcept { return ::close(std::exchange(fd_, -1)); }
-
- private:
-  int fd_;
-};
-
-std::string errno_text(int e) { return std::error_code(e, std::generic_category()).message(); }
-
-// The whole file, in an uninitialised buffer (a vector would first zero 2 MB per photo).
-struct FileBytes {
-  std::unique_ptr<std::uint8_t[]> data;
-  std::size_t size = 0;
-};
-
-FileBytes read_whole(const fs::path& path) {
-  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw Error("opening " + path.string() + ": " + errno_text(errno));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw Error("reading " + path.string() + ": " + errno_text(errno));
-  FileBytes bytes;
-  const auto capacity = static_cast<std::size_t>(st.st_size);
-  bytes.data.reset(new std::uint8_t[capacity > 0 ? capacity : 1]);
-  while (bytes.size < capacity) {
-    const ssize_t n = ::read(fd.get(), bytes.data.get() + bytes.size, capacity - bytes.size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error("reading " + path.string() + ": " + errno_text(errno));
-    if (n == 0) break;  // shrank while we read: decode what is there
-    bytes.size += static_cast<std::size_t>(n);
-  }
-  return bytes;
-}
-
-void write_whole(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
-  if (fd.get() < 0) throw Error("creating " + path.string() + ": " + errno_text(errno));
-  const int raw = fd.get();
-  std::size_t put = 0;
-  while (put < bytes.size()) {
-    const ssize_t n = ::write(raw, bytes.data() + put, bytes.size() - put);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error("writing " + path.string() + ": " + errno_text(errno));
-    put += static_cast<std::size_t>(n);
-  }
-  // close() can report a deferred write error (NFS, quota): check it.
-  if (fd.close() != 0) throw Error("writing " + path.string() + ": " + errno_text(errno));
-}
 
 // Parses --size: "N" (a square box) or "WxH".
 Size parse_size(const std::string& text) {
@@ -135,10 +73,8 @@ class ThumbsEncoder final : public Encoder {
   }
 
   void encode(EncodeContext& ctx) const override {
-    const auto check_stop = [&ctx] {
-      ctx.throw_if_stopped();
-    };
-    const FileBytes file = read_whole(ctx.input());
+    const auto check_stop = [&ctx] { ctx.throw_if_stopped(); };
+    const FileBytes file = read_whole_file(ctx.input());
     const std::uint8_t* bytes = file.data.get();
     check_stop();
 
@@ -167,7 +103,8 @@ class ThumbsEncoder final : public Encoder {
     std::string note;
     image = thumbs::to_output_colour(std::move(image), icc, &note);
     if (!note.empty()) ctx.warn(note);
-    write_whole(ctx.temp_output(), thumbs::encode_jpeg(image, quality_));
+    const std::vector<std::uint8_t> jpeg = thumbs::encode_jpeg(image, quality_);
+    write_whole_file(ctx.temp_output(), jpeg.data(), jpeg.size());
   }
 
  private:
