@@ -5,7 +5,7 @@
 #include <png.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +15,8 @@
 
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/file_io.hpp"
+#include "support/encoder_harness.hpp"
 #include "support/test_support.hpp"
 
 namespace mediabatch {
@@ -154,13 +156,10 @@ struct PngReadFree {
   png_infop info = nullptr;
   ~PngReadFree() { png_destroy_read_struct(&png, &info, nullptr); }
 };
-struct FileClose {
-  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-};
 
 Png read_png(const fs::path& path) {
   Png out;
-  std::unique_ptr<std::FILE, FileClose> file(std::fopen(path.c_str(), "rb"));
+  const mediabatch::File file = mediabatch::open_file(path.string(), "rb");
   if (!file) throw std::runtime_error("cannot open " + path.string());
   PngReadFree h;
   h.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
@@ -184,17 +183,9 @@ Png read_png(const fs::path& path) {
 
 // ---- running the encoder ------------------------------------------------------------------
 
+// `mediabatch dicom OPTIONS in` with the output named `out`, through the engine's run_job().
 void convert(const fs::path& in, const fs::path& out, const std::vector<std::string>& options = {}) {
-  auto encoder = mediabatch::make_dicom_encoder();
-  CLI::App app;
-  encoder->add_options(app);
-  std::vector<std::string> args(options.rbegin(), options.rend());  // CLI11 parses a reversed vector
-  app.parse(args);
-  encoder->validate();
-  std::atomic<bool> stop{false};
-  mediabatch::EncodeContext ctx(in, out, 1, &stop, mediabatch::EncodeContext::Clock::time_point::max());
-  encoder->encode(ctx);
-  ctx.commit();
+  mbtest::EncoderHarness(mediabatch::make_dicom_encoder(), options).encode(in, out);
 }
 
 // Largest absolute difference between two images of equal shape (fails the test otherwise).
@@ -240,7 +231,7 @@ class DicomTest : public ::testing::Test {
 };
 
 TEST_F(DicomTest, FileWindowMatchesDcmj2pnm) {
-  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  REQUIRE_TOOL("dcmj2pnm");
   GrayParams p;
   p.window_center = "1800\\40";
   p.window_width = "2500\\80";
@@ -255,7 +246,7 @@ TEST_F(DicomTest, FileWindowMatchesDcmj2pnm) {
 }
 
 TEST_F(DicomTest, DefaultsToFileWindowAndFallsBackToMinMax) {
-  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  REQUIRE_TOOL("dcmj2pnm");
   GrayParams p;
   p.window_center = "1000";
   p.window_width = "400";
@@ -273,7 +264,7 @@ TEST_F(DicomTest, DefaultsToFileWindowAndFallsBackToMinMax) {
 }
 
 TEST_F(DicomTest, MinMaxWithRescaleMatchesDcmj2pnm) {
-  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  REQUIRE_TOOL("dcmj2pnm");
   GrayParams p;
   p.slope = "0.5";
   p.intercept = "-1024";
@@ -290,7 +281,7 @@ TEST_F(DicomTest, MinMaxWithRescaleMatchesDcmj2pnm) {
 }
 
 TEST_F(DicomTest, SignedPixelsMatchDcmj2pnm) {
-  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  REQUIRE_TOOL("dcmj2pnm");
   GrayParams p;
   p.is_signed = true;
   p.bits_stored = 16;
@@ -304,7 +295,7 @@ TEST_F(DicomTest, SignedPixelsMatchDcmj2pnm) {
 }
 
 TEST_F(DicomTest, Monochrome1IsInverted) {
-  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  REQUIRE_TOOL("dcmj2pnm");
   GrayParams p;
   p.photometric = "MONOCHROME1";
   const auto in = write("m1.dcm", gray_dicom(p));
@@ -319,7 +310,7 @@ TEST_F(DicomTest, Monochrome1IsInverted) {
 }
 
 TEST_F(DicomTest, SigmoidVoiFunctionMatchesDcmj2pnm) {
-  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  REQUIRE_TOOL("dcmj2pnm");
   GrayParams p;
   p.voi_function = "SIGMOID";
   p.window_center = "1500";
@@ -334,7 +325,7 @@ TEST_F(DicomTest, SigmoidVoiFunctionMatchesDcmj2pnm) {
 }
 
 TEST_F(DicomTest, GivenWindow) {
-  if (!mbtest::have_tool("dcmj2pnm")) GTEST_SKIP() << "dcmj2pnm (dcmtk) not installed";
+  REQUIRE_TOOL("dcmj2pnm");
   const auto in = write("g.dcm", gray_dicom(GrayParams{}));
   convert(in, dir / "g.png", {"--window", "1500,1000"});
   const auto r = mbtest::run({"dcmj2pnm", "+on", "+Ww", "1500", "1000", in.string(), (dir / "g_ref.png").string()});
@@ -343,7 +334,7 @@ TEST_F(DicomTest, GivenWindow) {
 }
 
 TEST_F(DicomTest, CompressedTransferSyntaxesGiveTheSamePixels) {
-  if (!mbtest::have_tool("gdcmconv")) GTEST_SKIP() << "gdcmconv (libgdcm-tools) not installed";
+  REQUIRE_TOOL("gdcmconv");
   GrayParams p;
   p.width = 96;
   p.height = 80;
@@ -441,7 +432,7 @@ TEST_F(DicomTest, RgbPlanarAndYbrFull) {
 }
 
 TEST_F(DicomTest, CompressedColourGivesTheSamePixels) {
-  if (!mbtest::have_tool("gdcmconv")) GTEST_SKIP() << "gdcmconv (libgdcm-tools) not installed";
+  REQUIRE_TOOL("gdcmconv");
   const unsigned n = 64;
   const auto raw = write("rgb.dcm", rgb_dicom("RGB", rgb_pattern(n), n, n));
   convert(raw, dir / "rgb.png");
@@ -457,8 +448,9 @@ TEST_F(DicomTest, CompressedColourGivesTheSamePixels) {
 }
 
 TEST_F(DicomTest, JpegBaselineYbrFull422MatchesDcmj2pnm) {
-  for (const char* tool : {"ffmpeg", "img2dcm", "dcmj2pnm"})
-    if (!mbtest::have_tool(tool)) GTEST_SKIP() << tool << " not installed";
+  REQUIRE_TOOL("ffmpeg");
+  REQUIRE_TOOL("img2dcm");
+  REQUIRE_TOOL("dcmj2pnm");
   // img2dcm wraps the JPEG as it is: JPEG Baseline, YBR_FULL_422, as from a camera.
   const fs::path jpg = dir / "tp.jpg", dcm = dir / "tp.dcm";
   auto r = mbtest::run({"ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=96x64", "-frames:v", "1",
@@ -592,10 +584,15 @@ TEST_F(DicomTest, FramesFirstAndAll) {
   EXPECT_EQ(max_diff(frames[0], read_png(dir / "multi.png")), 0u);
   EXPECT_NE(frames[0].samples, frames[1].samples);
   EXPECT_NE(frames[1].samples, frames[2].samples);
+  EXPECT_FALSE(fs::exists(dir / "multi_0004.png"));
+
+  // Skip-if-newer looks for the file the first frame was written to.
+  mbtest::EncoderHarness all(mediabatch::make_dicom_encoder(), {"--frames", "all"});
+  const auto markers = all.encoder().done_markers(dir / "multi.png");
+  EXPECT_NE(std::find(markers.begin(), markers.end(), dir / "multi_0001.png"), markers.end());
 }
 
 TEST_F(DicomTest, AllFramesAreUpToDateOnTheNextRun) {
-  if (!fs::exists(MEDIABATCH_BINARY)) GTEST_SKIP() << "build/mediabatch not built";
   GrayParams p;
   p.frames = 3;
   const auto multi = write("multi.dcm", gray_dicom(p));
@@ -670,7 +667,6 @@ TEST_F(DicomTest, RecognisesByContent) {
   EXPECT_EQ(encoder->output_name("IM0001"), fs::path("IM0001.png"));
 
   // A file without the preamble decodes like the one with it.
-  if (!mbtest::have_tool("dcmj2pnm")) return;
   const auto in = write("bare", without);
   const auto in2 = write("full.dcm", with);
   convert(in, dir / "bare.png");
@@ -683,8 +679,8 @@ TEST_F(DicomTest, RecognisesByContent) {
 namespace {
 
 TEST_F(DicomTest, BundledAssetsMatchDcmj2pnm) {
-  for (const char* tool : {"gdcmconv", "dcmj2pnm"})
-    if (!mbtest::have_tool(tool)) GTEST_SKIP() << tool << " not installed";
+  REQUIRE_TOOL("gdcmconv");
+  REQUIRE_TOOL("dcmj2pnm");
   // CT phantom, JPEG-LS lossless, signed with Rescale Intercept -1024 and two windows.
   // dcmj2pnm cannot read JPEG-LS, so it renders gdcmconv's uncompressed copy.
   const fs::path ct = mbtest::asset("dicom_ct_phantom_jpegls.dcm"), raw = dir / "ct_raw.dcm";
@@ -704,7 +700,6 @@ TEST_F(DicomTest, BundledAssetsMatchDcmj2pnm) {
 }
 
 TEST_F(DicomTest, CommandLine) {
-  if (!fs::exists(MEDIABATCH_BINARY)) GTEST_SKIP() << "build/mediabatch not built";
   GrayParams p;
   const auto good = write("good.dcm", gray_dicom(p));
   const auto bare = write("IM0001", gray_dicom(p, false));
