@@ -1,18 +1,23 @@
 // Tests of `mediabatch flac`: WAV variants generated with ffmpeg at test time, encoded, then
 // checked with the flac CLI (flac -t, flac -d), metaflac and libFLAC as independent readers.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <FLAC++/metadata.h>
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <map>
 #include <sstream>
 
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/inputs.hpp"
+#include "support/encoder_harness.hpp"
 #include "support/test_support.hpp"
 
 namespace mediabatch {
@@ -24,10 +29,11 @@ namespace {
 namespace fs = std::filesystem;
 using mbtest::TempDir;
 
-void need_tools() {
-  for (const char* t : {"ffmpeg", "flac", "metaflac"})
-    if (!mbtest::have_tool(t)) GTEST_SKIP() << t << " is not installed";
-}
+// ffmpeg makes the inputs; flac and metaflac read the outputs back.
+#define REQUIRE_FLAC_TOOLS() \
+  REQUIRE_TOOL("ffmpeg");    \
+  REQUIRE_TOOL("flac");      \
+  REQUIRE_TOOL("metaflac")
 
 // Runs a shell line that makes test media; fails the test if it fails.
 void gen(const std::string& cmd) {
@@ -88,56 +94,48 @@ std::string exported_tags(const fs::path& f) {
   return r.out;
 }
 
+std::map<std::string, std::string> tag_map(const fs::path& f) {
+  std::map<std::string, std::string> m;
+  std::istringstream in(exported_tags(f));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) m[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return m;
+}
+
 FLAC::Metadata::StreamInfo stream_info(const fs::path& f) {
   FLAC::Metadata::StreamInfo si;
   EXPECT_TRUE(FLAC::Metadata::get_streaminfo(f.c_str(), si)) << f;
   return si;
 }
 
-struct Encoded {
-  std::vector<fs::path> outputs;
-  std::string warnings;
-};
+// The flac command with these options (and positional inputs), run through the engine.
+mbtest::EncoderHarness flac_harness(const std::vector<std::string>& args = {}) {
+  return mbtest::EncoderHarness(mediabatch::make_flac_encoder(), args);
+}
 
-// Runs the encoder as the engine does: options parsed by CLI11 on a command with an
-// "inputs" positional, validate(), encode() of each input, commit(), then finish().
-class Runner {
- public:
-  explicit Runner(std::vector<std::string> args) : encoder_(mediabatch::make_flac_encoder()) {
-    encoder_->add_options(app_);
-    app_.add_option("inputs", inputs_);
-    std::reverse(args.begin(), args.end());
-    app_.parse(args);
-    encoder_->validate();
-  }
-  mediabatch::Encoder& encoder() { return *encoder_; }
+mbtest::JobOptions with_threads(int threads) {
+  mbtest::JobOptions o;
+  o.threads = threads;
+  return o;
+}
 
-  Encoded encode(const fs::path& input, const fs::path& out_dir, int threads = 1, bool stop = false) {
-    std::atomic<bool> flag{stop};
-    fs::create_directories(out_dir);
-    mediabatch::EncodeContext ctx(input, out_dir / encoder_->output_name(input), threads, &flag,
-                                  mediabatch::EncodeContext::Clock::time_point::max());
-    encoder_->encode(ctx);
-    ctx.commit();
-    Encoded e{ctx.final_outputs(), ctx.warnings()};
-    written_.insert(written_.end(), e.outputs.begin(), e.outputs.end());
-    return e;
-  }
-  void finish() { encoder_->finish(written_); }
-
- private:
-  CLI::App app_;
-  std::vector<std::string> inputs_;
-  std::unique_ptr<mediabatch::Encoder> encoder_;
-  std::vector<fs::path> written_;
-};
+// Every file a job wrote: its output, then the others (the tracks of a split image).
+std::vector<fs::path> outputs_of(const mediabatch::Result& r) {
+  std::vector<fs::path> out;
+  if (!r.output.empty()) out.emplace_back(r.output);
+  out.insert(out.end(), r.more_outputs.begin(), r.more_outputs.end());
+  return out;
+}
 
 fs::path encode_one(const fs::path& wav, const fs::path& out_dir, std::vector<std::string> args = {}) {
   args.push_back(wav.string());
-  Runner r(args);
-  auto e = r.encode(wav, out_dir);
-  EXPECT_EQ(e.outputs.size(), 1u);
-  return e.outputs.empty() ? fs::path() : e.outputs.front();
+  auto h = flac_harness(args);
+  const auto outs = outputs_of(h.encode_into(wav, out_dir));
+  EXPECT_EQ(outs.size(), 1u);
+  return outs.empty() ? fs::path() : outs.front();
 }
 
 std::string error_of(const fs::path& wav, const fs::path& out_dir) {
@@ -157,7 +155,7 @@ struct Variant {
 };
 
 TEST(FlacEncoder, WavVariantsRoundTripExactlyAndMatchTheFlacCli) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   const std::vector<Variant> variants = {
       {"s16_stereo", "pcm_s16le", ",aformat=channel_layouts=stereo", 16, 2, 44100},
@@ -191,7 +189,7 @@ TEST(FlacEncoder, WavVariantsRoundTripExactlyAndMatchTheFlacCli) {
 }
 
 TEST(FlacEncoder, SizeIsWithinHalfAPercentOfFlacBest) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   const fs::path wav = dir / "track01.cdda.wav";
   gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-ac 2 -t 10"));
@@ -207,7 +205,7 @@ TEST(FlacEncoder, SizeIsWithinHalfAPercentOfFlacBest) {
 }
 
 TEST(FlacEncoder, LevelAndVerifyOptions) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   const fs::path wav = dir / "a.wav";
   gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-ac 2 -t 4"));
@@ -216,11 +214,11 @@ TEST(FlacEncoder, LevelAndVerifyOptions) {
   EXPECT_TRUE(flac_test_passes(fast));
   EXPECT_TRUE(decode_pcm(fast) == wav_data(wav));
   EXPECT_GT(fs::file_size(fast), fs::file_size(best) * 101 / 100);
-  EXPECT_THROW(Runner({"--level", "9", wav.string()}), CLI::ValidationError);
+  EXPECT_THROW(flac_harness({"--level", "9", wav.string()}), CLI::ValidationError);
 }
 
 TEST(FlacEncoder, FloatAndCompressedWavFailWithAReason) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   const fs::path f32 = dir / "float.wav";
   gen(ffmpeg_wav(f32, kNoise, "pcm_f32le", "-t 0.5"));
@@ -233,7 +231,7 @@ TEST(FlacEncoder, FloatAndCompressedWavFailWithAReason) {
 }
 
 TEST(FlacEncoder, TruncatedWavReportsExpectedAndFoundBytes) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   const fs::path wav = dir / "cut.wav";
   gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-ac 2 -t 1"));
@@ -249,7 +247,7 @@ std::string le32(std::uint32_t v) { return std::string(reinterpret_cast<const ch
 std::string le16(std::uint16_t v) { return std::string(reinterpret_cast<const char*>(&v), 2); }
 
 TEST(FlacEncoder, OddSizedAndExtraChunksAndRf64) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   // By hand: an odd-sized LIST chunk and its pad byte, a fact chunk, then 8-bit mono data of
   // an odd length (with its pad byte) and a chunk after the data.
@@ -289,12 +287,16 @@ TEST(FlacEncoder, AcceptsByContentAndNamesOutputs) {
 }
 
 TEST(FlacEncoder, StopsWhenCancelled) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   const fs::path wav = dir / "a.wav";
   gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-t 1"));
-  Runner r({wav.string()});
-  EXPECT_THROW(r.encode(wav, dir / "out", 1, true), mediabatch::Cancelled);
+  auto h = flac_harness({wav.string()});
+  const std::atomic<bool> stop{true};
+  mbtest::JobOptions o;
+  o.stop = &stop;
+  EXPECT_THROW(h.encode_into(wav, dir / "out", o), mediabatch::Cancelled);
+  for (const auto& e : fs::directory_iterator(dir / "out")) ADD_FAILURE() << "left behind: " << e.path();
 }
 
 // Two short CD tracks named as cdparanoia names them.
@@ -308,7 +310,7 @@ void make_tracks(const TempDir& dir, int n, double seconds = 1.0) {
 }
 
 TEST(FlacEncoder, AlbumJsonAndTagOptionsGiveExactlyTheTags) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   make_tracks(dir, 2);
   mbtest::write_file(dir / "album.json", R"({
@@ -319,9 +321,10 @@ TEST(FlacEncoder, AlbumJsonAndTagOptionsGiveExactlyTheTags) {
   const std::vector<std::string> args = {"--album", (dir / "album.json").string(), "--tag", "COMMENT=ripped",
                                          "--tag", "genre=Art Rock", (dir / "track01.cdda.wav").string(),
                                          (dir / "track02.cdda.wav").string()};
-  Runner r(args);
-  const auto one = r.encode(dir / "track01.cdda.wav", dir / "out").outputs.at(0);
-  const auto two = r.encode(dir / "track02.cdda.wav", dir / "out").outputs.at(0);
+  auto h = flac_harness(args);
+  h.plan({dir / "track01.cdda.wav", dir / "track02.cdda.wav"}, dir / "out");
+  const fs::path one = h.encode_into(dir / "track01.cdda.wav", dir / "out").output;
+  const fs::path two = h.encode_into(dir / "track02.cdda.wav", dir / "out").output;
   EXPECT_EQ(exported_tags(one),
             "TITLE=Opening\nARTIST=The Band\nALBUM=Débuts\nALBUMARTIST=The Band & Friends\nDATE=1997\n"
             "TRACKNUMBER=1\nTRACKTOTAL=2\nDISCNUMBER=1\nDISCTOTAL=2\nCOMMENT=ripped\nGENRE=Art Rock\n");
@@ -339,26 +342,28 @@ TEST(FlacEncoder, AlbumJsonAndTagOptionsGiveExactlyTheTags) {
 }
 
 TEST(FlacEncoder, AlbumErrorsAreUsageErrorsNamingLineColumnOrTrack) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   make_tracks(dir, 3, 0.2);
   mbtest::write_file(dir / "bad.json", "{\n  \"artist\": \"A\",\n  \"tracks\": [\"x\" \"y\"]\n}\n");
   try {
-    Runner r({"--album", (dir / "bad.json").string(), (dir / "track01.cdda.wav").string()});
+    flac_harness({"--album", (dir / "bad.json").string(), (dir / "track01.cdda.wav").string()});
     ADD_FAILURE() << "invalid JSON accepted";
   } catch (const mediabatch::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("line 3, column 20"), std::string::npos) << e.what();
   }
   mbtest::write_file(dir / "two.json", R"({"artist": "A", "title": "T", "tracks": ["one", "two"]})");
+  // The batch is checked when it is planned, before any file is encoded.
+  auto h = flac_harness({"--album", (dir / "two.json").string()});
   try {
-    Runner r({"--album", (dir / "two.json").string(), (dir / "track01.cdda.wav").string(),
-              (dir / "track03.cdda.wav").string()});
+    h.plan({dir / "track01.cdda.wav", dir / "track03.cdda.wav"}, dir / "out");
     ADD_FAILURE() << "track 3 without an entry accepted";
   } catch (const mediabatch::UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("no entry for track 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("two.json has no entry for track 3 (track03.cdda.wav)"), std::string::npos)
+        << e.what();
   }
-  EXPECT_THROW(Runner({"--tag", "=x", (dir / "track01.cdda.wav").string()}), mediabatch::UsageError);
-  EXPECT_THROW(Runner({"--tag", "NOVALUE", (dir / "track01.cdda.wav").string()}), mediabatch::UsageError);
+  EXPECT_THROW(flac_harness({"--tag", "=x", (dir / "track01.cdda.wav").string()}), mediabatch::UsageError);
+  EXPECT_THROW(flac_harness({"--tag", "NOVALUE", (dir / "track01.cdda.wav").string()}), mediabatch::UsageError);
 }
 
 const char* kCue = R"(REM GENRE "Jazz"
@@ -404,23 +409,23 @@ void check_split(const TempDir& dir, const std::vector<fs::path>& outs) {
 }
 
 TEST(FlacEncoder, CueSheetSplitsAWholeDiscImageSampleExactly) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
   mbtest::write_file(dir / "disc.cue", kCue);
   {
-    Runner r({"--cue", (dir / "disc.cue").string(), (dir / "disc.wav").string()});
-    EXPECT_EQ(r.encoder().output_name(dir / "disc.wav"), "track01.flac");
-    check_split(dir, r.encode(dir / "disc.wav", dir / "parallel", 2).outputs);
+    auto h = flac_harness({"--cue", (dir / "disc.cue").string(), (dir / "disc.wav").string()});
+    EXPECT_EQ(h.encoder().output_name(dir / "disc.wav"), "track01.flac");
+    check_split(dir, outputs_of(h.encode_into(dir / "disc.wav", dir / "parallel", with_threads(2))));
   }
   {
     // The cue sheet alone as the input: it names its image.
-    Runner r({(dir / "disc.cue").string()});
-    check_split(dir, r.encode(dir / "disc.cue", dir / "from_cue", 1).outputs);
+    auto h = flac_harness({(dir / "disc.cue").string()});
+    check_split(dir, outputs_of(h.encode_into(dir / "disc.cue", dir / "from_cue")));
   }
   mbtest::write_file(dir / "broken.cue", "FILE \"disc.wav\" WAVE\n  TRACK 01 AUDIO\n    INDEX 01 00:99:00\n");
   try {
-    Runner r({"--cue", (dir / "broken.cue").string(), (dir / "disc.wav").string()});
+    flac_harness({"--cue", (dir / "broken.cue").string(), (dir / "disc.wav").string()});
     ADD_FAILURE() << "bad INDEX accepted";
   } catch (const mediabatch::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("broken.cue:3"), std::string::npos) << e.what();
@@ -438,17 +443,44 @@ void write_two_file_album(const TempDir& dir) {
 }
 
 TEST(FlacEncoder, CueSheetOfSeparateFilesTagsEachFileByItsFileEntry) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   write_two_file_album(dir);
-  Runner r({"--cue", (dir / "album.cue").string(), (dir / "alpha.wav").string(), (dir / "beta.wav").string()});
-  const auto a = r.encode(dir / "alpha.wav", dir / "out").outputs.at(0);
+  auto h = flac_harness({"--cue", (dir / "album.cue").string(), (dir / "alpha.wav").string(),
+                         (dir / "beta.wav").string()});
+  h.plan({dir / "alpha.wav", dir / "beta.wav"}, dir / "out");
+  const fs::path a = h.encode_into(dir / "alpha.wav", dir / "out").output;
   EXPECT_EQ(a.filename(), "alpha.flac");
   EXPECT_EQ(exported_tags(a), "TITLE=A\nARTIST=P\nALBUM=Two Files\nTRACKNUMBER=2\nTRACKTOTAL=2\n");
 }
 
+TEST(FlacEncoder, TracksWithoutANumberAreNumberedByTheirPlaceAmongTheBatchsWavs) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  for (const char* name : {"b.wav", "a.wav", "c.wav"}) gen(ffmpeg_wav(dir / name, kNoise, "pcm_s16le", "-t 0.2"));
+  mbtest::write_file(dir / "album.json", R"({"artist": "A", "title": "T", "tracks": ["one", "two"]})");
+  mbtest::write_file(dir / "disc.cue", kCue);
+  {
+    // Named out of order, and with a cue sheet input that is no track of the album: a is 1, b is 2.
+    auto h = flac_harness({"--album", (dir / "album.json").string()});
+    h.plan({dir / "b.wav", dir / "disc.cue", dir / "a.wav"}, dir / "out");
+    EXPECT_EQ(tag_map(h.encode_into(dir / "b.wav", dir / "out").output)["TRACKNUMBER"], "2");
+    EXPECT_EQ(tag_map(h.encode_into(dir / "a.wav", dir / "out").output)["TITLE"], "one");
+  }
+  // The other WAVs of the folder are not the batch's: only what was planned counts.
+  auto h = flac_harness({"--album", (dir / "album.json").string()});
+  h.plan({dir / "c.wav"}, dir / "out_c");
+  EXPECT_EQ(tag_map(h.encode_into(dir / "c.wav", dir / "out_c").output)["TITLE"], "one");
+  try {
+    h.plan({dir / "a.wav", dir / "b.wav", dir / "c.wav"}, dir / "out_abc");
+    ADD_FAILURE() << "a third track accepted for an album of two";
+  } catch (const mediabatch::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("album.json has no entry for track 3 (c.wav)"), std::string::npos) << e.what();
+  }
+}
+
 TEST(FlacEncoder, CoverIsEmbeddedWithItsDimensions) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   const fs::path wav = dir / "a.wav";
   gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-t 0.5"));
@@ -474,7 +506,7 @@ TEST(FlacEncoder, CoverIsEmbeddedWithItsDimensions) {
     auto back = mbtest::run({"metaflac", "--export-picture-to=-", out.string()});
     EXPECT_TRUE(back.out == mbtest::read_file(dir / c.file));
   }
-  EXPECT_THROW(Runner({"--cover", wav.string(), wav.string()}), mediabatch::UsageError);
+  EXPECT_THROW(flac_harness({"--cover", wav.string(), wav.string()}), mediabatch::UsageError);
 }
 
 // The integrated loudness in the summary of ffmpeg's ebur128 filter ("    I:         -23.1 LUFS").
@@ -486,21 +518,10 @@ double ffmpeg_integrated_loudness(const std::string& inputs_and_filter) {
   return at == std::string::npos ? 0 : std::stod(r.out.substr(at + 2));
 }
 
-std::map<std::string, std::string> tag_map(const fs::path& f) {
-  std::map<std::string, std::string> m;
-  std::istringstream in(exported_tags(f));
-  std::string line;
-  while (std::getline(in, line)) {
-    auto eq = line.find('=');
-    if (eq != std::string::npos) m[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return m;
-}
-
 double gain_of(const std::string& s) { return std::stod(s); }  // "-7.12 dB"
 
 TEST(FlacEncoder, ReplayGainMatchesKnownLoudness) {
-  need_tools();
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   // A full-scale 1 kHz sine on both channels reads 0 LUFS (the -0.691 dB of BS.1770 cancels
   // the K-weighting's gain at 1 kHz, +3.01 dB for two channels less -3.01 dB for a sine's RMS).
@@ -510,11 +531,12 @@ TEST(FlacEncoder, ReplayGainMatchesKnownLoudness) {
   const fs::path noise = dir / "track02.wav";
   gen("ffmpeg -v error -y -f lavfi -i 'anoisesrc=color=pink:amplitude=0.1:seed=3:sample_rate=48000' -ac 2 -t 6 "
       "-af volume=-6dB -c:a pcm_s24le '" + noise.string() + "'");
-  Runner r({"--replay-gain", sine.string(), noise.string()});
-  const auto a = r.encode(sine, dir / "out").outputs.at(0);
-  const auto b = r.encode(noise, dir / "out").outputs.at(0);
+  auto h = flac_harness({"--replay-gain", sine.string(), noise.string()});
+  h.plan({sine, noise}, dir / "out");
+  const fs::path a = h.encode_into(sine, dir / "out").output;
+  const fs::path b = h.encode_into(noise, dir / "out").output;
   const auto size_before = fs::file_size(a);
-  r.finish();
+  h.finish();
   EXPECT_EQ(fs::file_size(a), size_before) << "tags must go into the padding, not rewrite the file";
   EXPECT_TRUE(flac_test_passes(a));
   EXPECT_TRUE(decode_pcm(b) == wav_data(noise));
@@ -534,16 +556,111 @@ TEST(FlacEncoder, ReplayGainMatchesKnownLoudness) {
   EXPECT_EQ(rg, 4) << exported_tags(a);
 }
 
+ino_t inode_of(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+  return st.st_ino;
+}
+
+// Two short tracks of one album, encoded with --replay-gain; finish() not yet called.
+std::vector<fs::path> encode_for_replay_gain(mbtest::EncoderHarness& h, const TempDir& dir) {
+  make_tracks(dir, 2);
+  const std::vector<fs::path> wavs = {dir / "track01.cdda.wav", dir / "track02.cdda.wav"};
+  h.plan(wavs, dir / "out");
+  std::vector<fs::path> outs;
+  for (const auto& w : wavs) outs.emplace_back(h.encode_into(w, dir / "out").output);
+  return outs;
+}
+
+TEST(FlacEncoder, ReplayGainReplacesEachFileWholeKeepingItsTimeAndMode) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  auto h = flac_harness({"--replay-gain"});
+  const auto outs = encode_for_replay_gain(h, dir);
+  fs::permissions(outs[1], fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  std::vector<ino_t> inodes;
+  std::vector<fs::file_time_type> times;
+  std::vector<fs::perms> modes;
+  for (const auto& o : outs) {
+    inodes.push_back(inode_of(o));
+    times.push_back(fs::last_write_time(o));
+    modes.push_back(fs::status(o).permissions());
+  }
+  h.finish();
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    SCOPED_TRACE(outs[i].filename().string());
+    // A new inode: the tagged file came in by a rename, so the file under this name was
+    // never written to where it stands.
+    EXPECT_NE(inode_of(outs[i]), inodes[i]);
+    EXPECT_TRUE(fs::last_write_time(outs[i]) == times[i]) << "skip-if-newer would see a different time";
+    EXPECT_EQ(fs::status(outs[i]).permissions(), modes[i]);
+    EXPECT_TRUE(flac_test_passes(outs[i]));
+    EXPECT_FALSE(tag_map(outs[i])["REPLAYGAIN_TRACK_GAIN"].empty()) << exported_tags(outs[i]);
+    EXPECT_EQ(tag_map(outs[i])["TRACKNUMBER"], "");  // no album: only the ReplayGain tags were added
+  }
+  EXPECT_EQ(tag_map(outs[0])["REPLAYGAIN_ALBUM_GAIN"], tag_map(outs[1])["REPLAYGAIN_ALBUM_GAIN"]);
+  std::vector<fs::path> in_folder;
+  for (const auto& e : fs::directory_iterator(dir / "out")) in_folder.push_back(e.path());
+  std::sort(in_folder.begin(), in_folder.end());
+  EXPECT_EQ(in_folder, outs) << "a temporary file was left behind";
+}
+
+// Lowers this process's file size limit (RLIMIT_FSIZE, which binds root too) for its lifetime:
+// a write past it fails with EFBIG, as on a disk that fills up.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) : old_handler_(std::signal(SIGXFSZ, SIG_IGN)) {
+    EXPECT_EQ(::getrlimit(RLIMIT_FSIZE, &old_), 0);
+    struct rlimit lower = old_;
+    lower.rlim_cur = bytes;
+    EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &lower), 0);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  struct rlimit old_ {};
+  void (*old_handler_)(int);
+};
+
+TEST(FlacEncoder, ReplayGainThatFailsLeavesTheFileAsItWasAndNoTemporary) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  auto h = flac_harness({"--replay-gain"});
+  const auto outs = encode_for_replay_gain(h, dir);
+  const std::string before = mbtest::read_file(outs[0]);
+  std::string error = "(no error)";
+  {
+    // The tagged copy cannot be written past half the size of the file.
+    FileSizeLimit limit(before.size() / 2);
+    try {
+      h.finish();
+    } catch (const mediabatch::Error& e) {
+      error = e.what();
+    }
+  }
+  EXPECT_NE(error.find("track01.flac"), std::string::npos) << error;
+  EXPECT_TRUE(mbtest::read_file(outs[0]) == before) << "the file was changed";
+  EXPECT_TRUE(flac_test_passes(outs[0]));
+  EXPECT_EQ(tag_map(outs[0]).count("REPLAYGAIN_TRACK_GAIN"), 0u);
+  for (const auto& e : fs::directory_iterator(dir / "out"))
+    EXPECT_FALSE(mediabatch::is_temp_name(e.path().filename().string())) << "left behind: " << e.path();
+  // With room again, the same batch is tagged.
+  h.finish();
+  EXPECT_FALSE(tag_map(outs[0])["REPLAYGAIN_TRACK_GAIN"].empty());
+}
+
 }  // namespace
 
 namespace {
 
 // Through the command line, as a user runs it.
-bool have_binary() { return fs::exists(MEDIABATCH_BINARY); }
-
 TEST(FlacCli, AFloatWavFailsAloneAndTheOthersAreTagged) {
-  need_tools();
-  if (!have_binary()) GTEST_SKIP() << "build/mediabatch is not built";
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   make_tracks(dir, 2, 0.5);
   gen(ffmpeg_wav(dir / "track03.cdda.wav", kNoise, "pcm_f32le", "-t 0.5"));
@@ -561,8 +678,7 @@ TEST(FlacCli, AFloatWavFailsAloneAndTheOthersAreTagged) {
 }
 
 TEST(FlacCli, AlbumWithoutTheTrackIsAUsageErrorBeforeAnyEncode) {
-  need_tools();
-  if (!have_binary()) GTEST_SKIP() << "build/mediabatch is not built";
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   make_tracks(dir, 2, 0.2);
   mbtest::write_file(dir / "album.json", R"({"artist": "A", "title": "T", "tracks": ["one"]})");
@@ -574,8 +690,7 @@ TEST(FlacCli, AlbumWithoutTheTrackIsAUsageErrorBeforeAnyEncode) {
 }
 
 TEST(FlacCli, CueSheetSplitsTheImageAndReplayGainTagsEveryTrack) {
-  need_tools();
-  if (!have_binary()) GTEST_SKIP() << "build/mediabatch is not built";
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
   mbtest::write_file(dir / "disc.cue", kCue);
@@ -596,8 +711,7 @@ TEST(FlacCli, CueSheetSplitsTheImageAndReplayGainTagsEveryTrack) {
 }
 
 TEST(FlacCli, CueSheetAloneTakesTheFilesItNames) {
-  need_tools();
-  if (!have_binary()) GTEST_SKIP() << "build/mediabatch is not built";
+  REQUIRE_FLAC_TOOLS();
   TempDir dir;
   gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
   mbtest::write_file(dir / "disc.cue", kCue);

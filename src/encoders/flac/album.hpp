@@ -1,12 +1,11 @@
 #pragma once
-// Album metadata for `mediabatch flac`: the album JSON (--album), CUE sheets (--cue) and
-// the Vorbis comments they give each track. Plain values; parsed once in validate() and
-// then only read. Parsers throw mediabatch::UsageError naming the file and line.
-#include <cstdint>
+// The album model of `mediabatch flac`: the Vorbis comments each track gets, from album data
+// (--album, album_json.hpp) or a cue sheet (--cue, cue_sheet.hpp), with the --tag overrides.
+// Plain values, built once before any file is encoded and then only read. Functions that
+// read user input throw mediabatch::UsageError.
 #include <filesystem>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,6 +20,9 @@ using Tags = std::vector<std::pair<std::string, std::string>>;
 void set_tag(Tags& tags, const std::string& key, const std::string& value);
 // Parses a --tag argument "KEY=VALUE"; throws UsageError.
 std::pair<std::string, std::string> parse_tag_argument(const std::string& argument);
+// Applies the --tag arguments: each replaces the album's value of its key; repeated keys
+// among them add up.
+void override_tags(Tags& tags, const Tags& overrides);
 
 struct TrackInfo {
   std::string title;
@@ -37,36 +39,12 @@ struct Album {
   Tags tags_for(unsigned number) const;
 };
 
-// Reads an album JSON file ({"artist", "title", "year", "genre", "tracks": [...]}).
-Album read_album_json(const fs::path& path);
-
-struct CueTrack {
-  unsigned number = 0;
-  TrackInfo info;
-  std::string file;             // the FILE this track's INDEX 01 is in
-  std::uint64_t start_cd_frames = 0;  // INDEX 01 within that file, in 1/75 s
-  bool has_index01 = false;
-};
-
-struct CueSheet {
-  fs::path path;
-  Album album;  // disc-level PERFORMER/TITLE/REM DATE/REM GENRE, and tracks by position
-  std::vector<CueTrack> tracks;
-  std::vector<std::string> files;  // FILE names in order of appearance
-
-  // One FILE holding every track: a whole-disc image to split.
-  bool is_image() const { return files.size() == 1 && tracks.size() > 1; }
-  // The image's path, resolved against the cue sheet's folder.
-  fs::path image_path() const;
-};
-
-CueSheet read_cue_sheet(const fs::path& path);
-// Parses cue sheet text; `name` is used in error messages.
-CueSheet parse_cue_sheet(const std::string& text, const fs::path& name);
-// Whether these first bytes of a file look like a CUE sheet.
-bool looks_like_cue_sheet(std::string_view head);
-
 // The track number in a file name ("track07.cdda.wav" is 7), if it has one.
 std::optional<unsigned> track_number_in_name(const fs::path& file);
+
+// For the album readers: the whole of a file ("cannot read WHAT PATH" as a UsageError), and
+// text as UTF-8 (Latin-1 taken for anything that is not valid UTF-8).
+std::string read_text_file(const fs::path& path, const char* what);
+std::string to_utf8(const std::string& text);
 
 }  // namespace mediabatch::flac

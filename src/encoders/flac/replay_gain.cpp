@@ -1,20 +1,29 @@
 #include "replay_gain.hpp"
 
 #include <ebur128.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <tbb/parallel_for.h>
+#include <unistd.h>
 
 #include <FLAC++/decoder.h>
 #include <FLAC++/metadata.h>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <map>
 #include <memory>
+#include <system_error>
 
 #include "mediabatch/errors.hpp"
+#include "mediabatch/file_io.hpp"
+#include "mediabatch/text.hpp"
 
 namespace mediabatch::flac {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr double kReference = -18.0;  // LUFS, ReplayGain 2.0
 
@@ -84,10 +93,18 @@ std::string format_peak(double peak) {
   return buf;
 }
 
-void write_tags(const std::filesystem::path& file, const Loudness& l) {
+bool add_replay_gain(FLAC::Metadata::VorbisComment& vc, const Loudness& l) {
+  return vc.append_comment({"REPLAYGAIN_TRACK_GAIN", format_gain(l.track_gain).c_str()}) &&
+         vc.append_comment({"REPLAYGAIN_TRACK_PEAK", format_peak(l.track_peak).c_str()}) &&
+         vc.append_comment({"REPLAYGAIN_ALBUM_GAIN", format_gain(l.album_gain).c_str()}) &&
+         vc.append_comment({"REPLAYGAIN_ALBUM_PEAK", format_peak(l.album_peak).c_str()});
+}
+
+// Writes the tags into `file` in place; `name` is the file the user knows, for messages.
+void write_tags(const fs::path& file, const std::string& name, const Loudness& l) {
   FLAC::Metadata::Chain chain;
   if (!chain.read(file.c_str()))
-    throw Error(file.filename().string() + ": reading FLAC metadata for ReplayGain: " + chain.status().as_cstring());
+    throw Error(name + ": reading FLAC metadata for ReplayGain: " + chain.status().as_cstring());
   FLAC::Metadata::Iterator it;
   it.init(chain);
   bool found = false;
@@ -99,33 +116,97 @@ void write_tags(const std::filesystem::path& file, const Loudness& l) {
     for (const char* key : {"REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK", "REPLAYGAIN_ALBUM_GAIN",
                             "REPLAYGAIN_ALBUM_PEAK", "REPLAYGAIN_REFERENCE_LOUDNESS"})
       vc->remove_entries_matching(key);
-    const bool ok = vc->append_comment({"REPLAYGAIN_TRACK_GAIN", format_gain(l.track_gain).c_str()}) &&
-                    vc->append_comment({"REPLAYGAIN_TRACK_PEAK", format_peak(l.track_peak).c_str()}) &&
-                    vc->append_comment({"REPLAYGAIN_ALBUM_GAIN", format_gain(l.album_gain).c_str()}) &&
-                    vc->append_comment({"REPLAYGAIN_ALBUM_PEAK", format_peak(l.album_peak).c_str()});
-    if (!ok) throw Error(file.filename().string() + ": adding ReplayGain tags: out of memory");
+    if (!add_replay_gain(*vc, l)) throw Error(name + ": adding ReplayGain tags: out of memory");
     found = true;
     break;
   } while (it.next());
   if (!found) {
     // The encoder always writes a VORBIS_COMMENT block; a file without one gets a new block.
-    FLAC::Metadata::VorbisComment vc;
-    vc.append_comment({"REPLAYGAIN_TRACK_GAIN", format_gain(l.track_gain).c_str()});
-    vc.append_comment({"REPLAYGAIN_TRACK_PEAK", format_peak(l.track_peak).c_str()});
-    vc.append_comment({"REPLAYGAIN_ALBUM_GAIN", format_gain(l.album_gain).c_str()});
-    vc.append_comment({"REPLAYGAIN_ALBUM_PEAK", format_peak(l.album_peak).c_str()});
+    // On success the chain takes the block and FLAC++ deletes the wrapper itself.
+    auto vc = std::make_unique<FLAC::Metadata::VorbisComment>();
     FLAC::Metadata::Iterator first;
     first.init(chain);
-    // On success the chain takes the block and FLAC++ deletes the wrapper itself.
-    auto copy = std::make_unique<FLAC::Metadata::VorbisComment>(vc);
-    if (!first.insert_block_after(copy.get()))
-      throw Error(file.filename().string() + ": adding a VORBIS_COMMENT block failed");
-    copy.release();
+    if (!add_replay_gain(*vc, l) || !first.insert_block_after(vc.get()))
+      throw Error(name + ": adding a VORBIS_COMMENT block failed");
+    vc.release();
   }
   // use_padding: the tags grow into the PADDING block, so the audio is not moved.
-  if (!chain.write(true, true))
-    throw Error(file.filename().string() + ": writing ReplayGain tags: " + chain.status().as_cstring());
+  if (!chain.write(true, false)) throw Error(name + ": writing ReplayGain tags: " + chain.status().as_cstring());
 }
+
+// Copies `from` into `to`, which this call creates (O_EXCL: never someone else's file) and
+// removes again when the copy fails part-way; `to` gets the permission bits of `from`. Throws
+// Error with the system's reason ("writing: No space left on device").
+void copy_to_new_file(const fs::path& from, const fs::path& to) {
+  Fd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (!in || ::fstat(in.get(), &st) != 0) throw Error("reading: " + errno_text(errno));
+  Fd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!out) throw Error("creating " + to.filename().string() + ": " + errno_text(errno));
+  try {
+    std::vector<char> buffer(1 << 20);
+    for (ssize_t n; (n = ::read(in.get(), buffer.data(), buffer.size())) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw Error("reading: " + errno_text(errno));
+      for (ssize_t done = 0; done < n;) {
+        const ssize_t w = ::write(out.get(), buffer.data() + done, static_cast<std::size_t>(n - done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) throw Error("writing: " + errno_text(errno));
+        done += w;
+      }
+    }
+    if (::fchmod(out.get(), st.st_mode & 07777) != 0 || out.close() != 0)
+      throw Error("writing: " + errno_text(errno));
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(to, ignored);
+    throw;
+  }
+}
+
+// A hidden copy beside a file, renamed over it once complete, so that the file under its own
+// name is whole at every moment (a crash or a full disk leaves the old file, not a torn one).
+// The name has the engine's temporary shape (".NAME.mbtmp<pid>-..."), which the input walk
+// skips; the copy is removed unless it replaced the file.
+class ReplacementCopy {
+ public:
+  explicit ReplacementCopy(const fs::path& original) : original_(original) {
+    const fs::path temp = original.parent_path() / ("." + original.stem().string() + ".mbtmp" +
+                                                    std::to_string(::getpid()) + "-replaygain" +
+                                                    original.extension().string());
+    try {
+      mtime_ = fs::last_write_time(original);
+      copy_to_new_file(original, temp);
+    } catch (const std::exception& e) {
+      throw Error(name() + ": copying for ReplayGain: " + e.what());
+    }
+    path_ = temp;
+  }
+  ~ReplacementCopy() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove(path_, ec);
+  }
+  ReplacementCopy(const ReplacementCopy&) = delete;
+  ReplacementCopy& operator=(const ReplacementCopy&) = delete;
+
+  const fs::path& path() const noexcept { return path_; }
+  std::string name() const { return original_.filename().string(); }
+
+  // Renames the copy over the file, with the file's time: a later run's skip-if-newer sees
+  // the time of the encode, as before the tags were added.
+  void replace_original() {
+    std::error_code ec;
+    fs::last_write_time(path_, mtime_, ec);
+    if (!ec) fs::rename(path_, original_, ec);
+    if (ec) throw Error(name() + ": replacing it with its ReplayGain-tagged copy: " + ec.message());
+    path_.clear();
+  }
+
+ private:
+  fs::path original_;
+  fs::path path_;
+  fs::file_time_type mtime_;
+};
 
 }  // namespace
 
@@ -188,7 +269,9 @@ void apply_replay_gain(const std::vector<std::filesystem::path>& files) {
       silent += (silent.empty() ? "" : ", ") + files[i].filename().string();
       continue;
     }
-    write_tags(files[i], results[i]);
+    ReplacementCopy copy(files[i]);
+    write_tags(copy.path(), copy.name(), results[i]);
+    copy.replace_original();
   }
   if (!silent.empty()) throw Error("ReplayGain: no loudness to measure (silence) in " + silent + "; left untagged");
 }

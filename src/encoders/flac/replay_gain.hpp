@@ -1,7 +1,8 @@
 #pragma once
 // ReplayGain 2.0 for FLAC files already written: loudness by EBU R128 (libebur128), reference
-// -18 LUFS, sample peak. The tags are rewritten in place through the files' padding, without
-// re-encoding. Files in one folder form one album. Throws mediabatch::Error.
+// -18 LUFS, sample peak. Files in one folder form one album. The tags go into the padding of a
+// hidden copy of each file, which is then renamed over it: the audio is not re-encoded, and no
+// file under its final name is ever part-rewritten. Throws mediabatch::Error.
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -16,7 +17,8 @@ struct Loudness {
 
 // Measures every file (in parallel, on the calling arena) and returns one result per file.
 std::vector<Loudness> measure_replay_gain(const std::vector<std::filesystem::path>& files);
-// Writes REPLAYGAIN_TRACK_GAIN/PEAK and REPLAYGAIN_ALBUM_GAIN/PEAK into each file.
+// Writes REPLAYGAIN_TRACK_GAIN/PEAK and REPLAYGAIN_ALBUM_GAIN/PEAK into each file; on a
+// failure the file it was writing is left as it was and the files after it untagged.
 void apply_replay_gain(const std::vector<std::filesystem::path>& files);
 
 }  // namespace mediabatch::flac

@@ -1,10 +1,12 @@
 #include "wav_reader.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <system_error>
 
 #include "mediabatch/errors.hpp"
+#include "mediabatch/text.hpp"
 
 namespace mediabatch::flac {
 
@@ -42,7 +44,67 @@ std::string format_name(std::uint16_t tag) {
   return buf;
 }
 
-std::string errno_text() { return std::generic_category().message(errno); }
+// What the chunk walk knows of the file besides the format.
+struct Container {
+  std::uint64_t file_size = 0;
+  bool rf64 = false;
+  bool have_ds64 = false;
+  std::uint64_t ds64_data = 0;  // the data size that RF64 keeps in its ds64 chunk
+};
+
+// The fmt chunk (its first 40 bytes, zero-filled past `size`): what the samples are, and
+// whether FLAC can hold them.
+void parse_fmt(const unsigned char* fmt, std::uint32_t size, WavFormat& f) {
+  std::uint16_t tag = le16(fmt);
+  f.channels = le16(fmt + 2);
+  f.sample_rate = le32(fmt + 4);
+  f.block_align = le16(fmt + 12);
+  const unsigned bits = le16(fmt + 14);
+  if (tag == kExtensible) {
+    if (size < 40) throw Error("WAVE_FORMAT_EXTENSIBLE fmt chunk is too short");
+    f.extensible = true;
+    f.channel_mask = le32(fmt + 20);
+    tag = le16(fmt + 24);
+    if (std::memcmp(fmt + 26, kGuidTail, sizeof kGuidTail) != 0)
+      throw Error("WAVE_FORMAT_EXTENSIBLE with an unknown sub-format GUID: not integer PCM");
+  }
+  if (tag == kFloat) throw Error("IEEE float WAV: FLAC holds integer PCM only (convert to 16 or 24-bit first)");
+  if (tag != kPcm) throw Error("compressed WAV (" + format_name(tag) + "): FLAC needs integer PCM");
+  if (f.channels < 1 || f.channels > 8)
+    throw Error("WAV has " + std::to_string(f.channels) + " channels: FLAC holds 1 to 8");
+  if (f.sample_rate == 0) throw Error("WAV sample rate is 0");
+  // The container size decides the sample layout; a smaller valid size (20 bits in 24)
+  // only means the low bits are zero, which FLAC's wasted-bits detection makes free.
+  f.bits = f.block_align / f.channels * 8;
+  if (f.block_align % f.channels != 0 || (f.bits != 8 && f.bits != 16 && f.bits != 24 && f.bits != 32) ||
+      bits > f.bits || bits == 0)
+    throw Error("unsupported WAV sample size: " + std::to_string(bits) + " bits in " +
+                std::to_string(f.block_align) + "-byte frames of " + std::to_string(f.channels) +
+                " channels (8, 16, 24 or 32-bit PCM only)");
+}
+
+// The data chunk whose body starts at `body`: where the samples are and how many frames.
+void take_data(const Container& c, std::uint32_t size, std::uint64_t body, WavFormat& f,
+               std::vector<std::string>& notes) {
+  std::uint64_t data_size = size;
+  const std::uint64_t available = c.file_size > body ? c.file_size - body : 0;
+  if (c.rf64 && size == 0xFFFFFFFFu) {
+    if (!c.have_ds64) throw Error("RF64 file without a ds64 chunk");
+    data_size = c.ds64_data;
+  } else if (size == 0xFFFFFFFFu || (size == 0 && available > 0)) {
+    // A WAV written to a pipe never got its sizes filled in: the data runs to the end.
+    data_size = available;
+    notes.push_back("data chunk size unset; read to the end of the file");
+  }
+  if (available < data_size)
+    throw Error("truncated WAV data: expected " + std::to_string(data_size) + " bytes, found " +
+                std::to_string(available));
+  f.data_offset = body;
+  f.frames = data_size / f.block_align;
+  if (data_size % f.block_align != 0)
+    notes.push_back("data ends with a partial frame of " + std::to_string(data_size % f.block_align) +
+                    " bytes, ignored");
+}
 
 }  // namespace
 
@@ -52,87 +114,41 @@ std::string describe(const WavFormat& f) {
 }
 
 WavReader::WavReader(const std::filesystem::path& path) : path_(path) {
-  file_.reset(std::fopen(path.c_str(), "rb"));
-  if (!file_) throw Error("opening WAV: " + errno_text());
+  file_ = open_file(path.string(), "rb");
+  if (!file_) throw Error("opening WAV: " + errno_text(errno));
   std::error_code ec;
-  const std::uint64_t file_size = std::filesystem::file_size(path, ec);
+  Container c;
+  c.file_size = std::filesystem::file_size(path, ec);
   if (ec) throw Error("opening WAV: " + ec.message());
 
   unsigned char head[12];
   if (std::fread(head, 1, 12, file_.get()) != 12) throw Error("not a WAV file: shorter than a RIFF header");
-  const bool rf64 = std::memcmp(head, "RF64", 4) == 0 || std::memcmp(head, "BW64", 4) == 0;
-  if ((std::memcmp(head, "RIFF", 4) != 0 && !rf64) || std::memcmp(head + 8, "WAVE", 4) != 0)
+  c.rf64 = std::memcmp(head, "RF64", 4) == 0 || std::memcmp(head, "BW64", 4) == 0;
+  if ((std::memcmp(head, "RIFF", 4) != 0 && !c.rf64) || std::memcmp(head + 8, "WAVE", 4) != 0)
     throw Error("not a WAV file: no RIFF/RF64 WAVE header");
 
-  std::uint64_t ds64_data = 0;
   bool have_fmt = false;
-  bool have_ds64 = false;
-  std::uint64_t offset = 12;
-  for (;;) {
+  for (std::uint64_t offset = 12;;) {
     unsigned char ch[8];
-    if (fseeko(file_.get(), static_cast<off_t>(offset), SEEK_SET) != 0 ||
-        std::fread(ch, 1, 8, file_.get()) != 8)
+    if (fseeko(file_.get(), static_cast<off_t>(offset), SEEK_SET) != 0 || std::fread(ch, 1, 8, file_.get()) != 8)
       throw Error(have_fmt ? "WAV has no data chunk" : "WAV has no fmt chunk");
     const std::uint32_t size = le32(ch + 4);
     const std::uint64_t body = offset + 8;
     if (std::memcmp(ch, "ds64", 4) == 0) {
       unsigned char ds[24];
       if (size < 24 || std::fread(ds, 1, 24, file_.get()) != 24) throw Error("RF64 ds64 chunk is too short");
-      ds64_data = le64(ds + 8);
-      have_ds64 = true;
+      c.ds64_data = le64(ds + 8);
+      c.have_ds64 = true;
     } else if (std::memcmp(ch, "fmt ", 4) == 0) {
       unsigned char fmt[40] = {};
       if (size < 16) throw Error("WAV fmt chunk is too short (" + std::to_string(size) + " bytes)");
       const std::size_t want = size < 40 ? size : 40;
       if (std::fread(fmt, 1, want, file_.get()) != want) throw Error("WAV fmt chunk is truncated");
-      std::uint16_t tag = le16(fmt);
-      format_.channels = le16(fmt + 2);
-      format_.sample_rate = le32(fmt + 4);
-      format_.block_align = le16(fmt + 12);
-      const unsigned bits = le16(fmt + 14);
-      if (tag == kExtensible) {
-        if (size < 40) throw Error("WAVE_FORMAT_EXTENSIBLE fmt chunk is too short");
-        format_.extensible = true;
-        format_.channel_mask = le32(fmt + 20);
-        tag = le16(fmt + 24);
-        if (std::memcmp(fmt + 26, kGuidTail, sizeof kGuidTail) != 0)
-          throw Error("WAVE_FORMAT_EXTENSIBLE with an unknown sub-format GUID: not integer PCM");
-      }
-      if (tag == kFloat) throw Error("IEEE float WAV: FLAC holds integer PCM only (convert to 16 or 24-bit first)");
-      if (tag != kPcm) throw Error("compressed WAV (" + format_name(tag) + "): FLAC needs integer PCM");
-      if (format_.channels < 1 || format_.channels > 8)
-        throw Error("WAV has " + std::to_string(format_.channels) + " channels: FLAC holds 1 to 8");
-      if (format_.sample_rate == 0) throw Error("WAV sample rate is 0");
-      // The container size decides the sample layout; a smaller valid size (20 bits in 24)
-      // only means the low bits are zero, which FLAC's wasted-bits detection makes free.
-      format_.bits = format_.block_align / format_.channels * 8;
-      if (format_.block_align % format_.channels != 0 ||
-          (format_.bits != 8 && format_.bits != 16 && format_.bits != 24 && format_.bits != 32) ||
-          bits > format_.bits || bits == 0)
-        throw Error("unsupported WAV sample size: " + std::to_string(bits) + " bits in " +
-                    std::to_string(format_.block_align) + "-byte frames of " + std::to_string(format_.channels) +
-                    " channels (8, 16, 24 or 32-bit PCM only)");
+      parse_fmt(fmt, size, format_);
       have_fmt = true;
     } else if (std::memcmp(ch, "data", 4) == 0) {
       if (!have_fmt) throw Error("WAV data chunk comes before its fmt chunk");
-      std::uint64_t data_size = size;
-      const std::uint64_t available = file_size > body ? file_size - body : 0;
-      if (rf64 && size == 0xFFFFFFFFu) {
-        if (!have_ds64) throw Error("RF64 file without a ds64 chunk");
-        data_size = ds64_data;
-      } else if (size == 0xFFFFFFFFu || (size == 0 && available > 0)) {
-        // A WAV written to a pipe never got its sizes filled in: the data runs to the end.
-        data_size = available;
-        notes_.push_back("data chunk size unset; read to the end of the file");
-      }
-      if (available < data_size)
-        throw Error("truncated WAV data: expected " + std::to_string(data_size) + " bytes, found " +
-                    std::to_string(available));
-      format_.data_offset = body;
-      format_.frames = data_size / format_.block_align;
-      if (data_size % format_.block_align != 0)
-        notes_.push_back("data ends with a partial frame of " + std::to_string(data_size % format_.block_align) +
-                         " bytes, ignored");
+      take_data(c, size, body, format_, notes_);
       break;
     }
     // Chunks are word-aligned: an odd-sized chunk is followed by a pad byte.
@@ -144,7 +160,7 @@ WavReader::WavReader(const std::filesystem::path& path) : path_(path) {
 void WavReader::seek_frame(std::uint64_t frame) {
   if (frame > format_.frames) frame = format_.frames;
   const std::uint64_t at = format_.data_offset + frame * format_.block_align;
-  if (fseeko(file_.get(), static_cast<off_t>(at), SEEK_SET) != 0) throw Error("seeking in WAV: " + errno_text());
+  if (fseeko(file_.get(), static_cast<off_t>(at), SEEK_SET) != 0) throw Error("seeking in WAV: " + errno_text(errno));
   position_ = frame;
 }
 
@@ -156,7 +172,7 @@ std::size_t WavReader::read(std::int32_t* out, std::size_t frames) {
   if (bytes_.size() < nbytes) bytes_.resize(nbytes);
   const std::size_t got = std::fread(bytes_.data(), 1, nbytes, file_.get());
   if (got != nbytes) {
-    if (std::ferror(file_.get())) throw Error("reading WAV: " + errno_text());
+    if (std::ferror(file_.get())) throw Error("reading WAV: " + errno_text(errno));
     // The file shrank after it was opened.
     throw Error("truncated WAV data: expected " + std::to_string(format_.frames * format_.block_align) +
                 " bytes, found " + std::to_string(position_ * format_.block_align + got));

@@ -3,18 +3,13 @@
 // Owns one open file; not thread-safe (one per thread). Throws mediabatch::Error with a
 // one-line reason for anything FLAC cannot hold or a damaged file.
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
-#include <memory>
 #include <string>
 #include <vector>
 
-namespace mediabatch::flac {
+#include "mediabatch/file_io.hpp"
 
-struct FileClose {
-  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-};
-using File = std::unique_ptr<std::FILE, FileClose>;
+namespace mediabatch::flac {
 
 struct WavFormat {
   unsigned channels = 0;

@@ -1,0 +1,143 @@
+#include "flac_writer.hpp"
+
+#include <FLAC++/encoder.h>
+#include <FLAC++/metadata.h>
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "mediabatch/errors.hpp"
+
+namespace mediabatch::flac {
+
+namespace {
+
+constexpr std::size_t kBlockFrames = 16384;  // frames read and handed to libFLAC at a time
+
+// Channel masks whose speaker order is FLAC's own order for that channel count.
+bool is_flac_channel_order(unsigned channels, std::uint32_t mask) {
+  switch (channels) {
+    case 1: return mask == 0x4 || mask == 0x1;
+    case 2: return mask == 0x3;
+    case 3: return mask == 0x7;
+    case 4: return mask == 0x33 || mask == 0x603;
+    case 5: return mask == 0x37 || mask == 0x607;
+    case 6: return mask == 0x3F || mask == 0x60F;
+    case 7: return mask == 0x70F;
+    case 8: return mask == 0x63F;
+    default: return false;
+  }
+}
+
+std::string hex_mask(std::uint32_t mask) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%04X", mask);
+  return buf;
+}
+
+// The metadata blocks of one file, in the flac CLI's layout: SEEKTABLE (a point every 10 s),
+// VORBIS_COMMENT, PICTURE, PADDING. They must outlive the encoder: libFLAC fills in the seek
+// table when it finishes.
+struct Metadata {
+  FLAC::Metadata::SeekTable seek;
+  FLAC::Metadata::VorbisComment comments;
+  FLAC::Metadata::Picture picture;
+  FLAC::Metadata::Padding padding;
+  std::vector<FLAC::Metadata::Prototype*> blocks;
+
+  Metadata(const Piece& piece, unsigned sample_rate, const Cover* cover);
+  Metadata(const Metadata&) = delete;
+  Metadata& operator=(const Metadata&) = delete;
+};
+
+Metadata::Metadata(const Piece& piece, unsigned sample_rate, const Cover* cover) {
+  for (const auto& [key, value] : piece.tags) {
+    FLAC::Metadata::VorbisComment::Entry entry(key.c_str(), value.c_str());
+    if (!entry.is_valid() || !comments.append_comment(entry)) throw Error("tag " + key + ": not a valid Vorbis comment");
+  }
+  if (piece.frames > 0 && seek.template_append_spaced_points_by_samples(sample_rate * 10, piece.frames) &&
+      seek.template_sort(true))
+    blocks.push_back(&seek);
+  blocks.push_back(&comments);
+  if (cover != nullptr) {
+    picture.set_type(FLAC__STREAM_METADATA_PICTURE_TYPE_FRONT_COVER);
+    if (!picture.set_mime_type(cover->mime.c_str()) ||
+        !picture.set_data(cover->data.data(), static_cast<FLAC__uint32>(cover->data.size())))
+      throw Error("building the cover PICTURE block: out of memory");
+    picture.set_width(cover->width);
+    picture.set_height(cover->height);
+    picture.set_depth(cover->depth);
+    picture.set_colors(cover->colors);
+    blocks.push_back(&picture);
+  }
+  // Room for tags added later (ReplayGain, a tagger) without rewriting the audio; the
+  // flac CLI's default: 8 KiB, 64 KiB past 20 minutes.
+  padding.set_length(piece.frames > 20ull * 60 * sample_rate ? 65536 : 8192);
+  blocks.push_back(&padding);
+}
+
+Error encoder_error(FLAC::Encoder::File& enc, const std::string& what) {
+  const auto state = enc.get_state();
+  std::string why = state.as_cstring();
+  if (state == FLAC__STREAM_ENCODER_VERIFY_MISMATCH_IN_AUDIO_DATA) {
+    FLAC__uint64 sample = 0;
+    uint32_t frame = 0, channel = 0, frame_sample = 0;
+    FLAC__int32 expected = 0, got = 0;
+    enc.get_verify_decoder_error_stats(&sample, &frame, &channel, &frame_sample, &expected, &got);
+    why += " at sample " + std::to_string(sample) + ", channel " + std::to_string(channel);
+  } else if (state == FLAC__STREAM_ENCODER_VERIFY_DECODER_ERROR) {
+    why += std::string(" (") + enc.get_verify_decoder_state().as_cstring() + ")";
+  }
+  return Error(what + ": " + why);
+}
+
+void start(FLAC::Encoder::File& enc, const WavFormat& f, const Piece& piece, Metadata& meta,
+           const WriterSettings& settings) {
+  bool ok = enc.set_verify(settings.verify) && enc.set_compression_level(static_cast<unsigned>(settings.level)) &&
+            enc.set_channels(f.channels) && enc.set_bits_per_sample(f.bits) && enc.set_sample_rate(f.sample_rate) &&
+            enc.set_total_samples_estimate(piece.frames);  // libFLAC always computes the MD5
+  // The streamable subset stops at 24 bits and 655,350 Hz; past that, the format still holds it.
+  if (f.bits > 24 || f.sample_rate > 655350) ok = ok && enc.set_streamable_subset(false);
+  if (!ok) throw Error(std::string("setting up libFLAC: ") + enc.get_state().as_cstring());
+
+  if (!enc.set_metadata(meta.blocks.data(), static_cast<uint32_t>(meta.blocks.size())))
+    throw Error(std::string("setting FLAC metadata: ") + enc.get_state().as_cstring());
+
+  const auto init = enc.init(piece.path.string());
+  if (init != FLAC__STREAM_ENCODER_INIT_STATUS_OK) {
+    std::string why = FLAC__StreamEncoderInitStatusString[init];
+    if (init == FLAC__STREAM_ENCODER_INIT_STATUS_ENCODER_ERROR) why = enc.get_state().as_cstring();
+    throw Error("starting libFLAC for " + describe(f) + ": " + why);
+  }
+}
+
+}  // namespace
+
+void write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& piece, const WriterSettings& settings) {
+  const WavFormat& f = wav.format();
+  Metadata meta(piece, f.sample_rate, settings.cover);
+  FLAC::Encoder::File enc;
+  start(enc, f, piece, meta, settings);
+  wav.seek_frame(piece.first_frame);
+  std::vector<FLAC__int32> samples(kBlockFrames * f.channels);
+  for (std::uint64_t left = piece.frames; left > 0;) {
+    ctx.throw_if_stopped();
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kBlockFrames));
+    const std::size_t got = wav.read(samples.data(), want);
+    if (got != want) throw Error("WAV data ended early");
+    if (!enc.process_interleaved(samples.data(), static_cast<uint32_t>(got))) throw encoder_error(enc, "encoding");
+    left -= got;
+  }
+  if (!enc.finish()) throw encoder_error(enc, "finishing the FLAC file");
+}
+
+void add_channel_mask(EncodeContext& ctx, const WavFormat& f, Tags& tags) {
+  if (!f.extensible || f.channel_mask == 0) return;
+  if (!is_flac_channel_order(f.channels, f.channel_mask))
+    ctx.warn("channel mask " + hex_mask(f.channel_mask) + " is not a FLAC channel order: channels kept as " +
+             "they are, layout recorded in WAVEFORMATEXTENSIBLE_CHANNEL_MASK");
+  set_tag(tags, "WAVEFORMATEXTENSIBLE_CHANNEL_MASK", hex_mask(f.channel_mask));
+}
+
+}  // namespace mediabatch::flac

@@ -1,0 +1,37 @@
+#pragma once
+// The FLAC writer: one range of frames of an open WAV into one FLAC file with libFLAC++, laid
+// out as the flac CLI lays it out (seek table, tags, cover, padding). Keeps no state: several
+// threads may write pieces of one job at once, each with its own WavReader. Throws
+// mediabatch::Error (with libFLAC's state) and Cancelled.
+#include <cstdint>
+#include <filesystem>
+
+#include "album.hpp"
+#include "cover.hpp"
+#include "mediabatch/encoder.hpp"
+#include "wav_reader.hpp"
+
+namespace mediabatch::flac {
+
+struct WriterSettings {
+  int level = 8;                 // libFLAC compression level, 0-8
+  bool verify = false;           // libFLAC decodes each frame again and compares
+  const Cover* cover = nullptr;  // the front cover to embed, if any
+};
+
+// One encode of a range of frames of an open WAV into one FLAC file.
+struct Piece {
+  std::uint64_t first_frame = 0;
+  std::uint64_t frames = 0;
+  std::filesystem::path path;  // the temporary file to write
+  Tags tags;
+};
+
+// Writes `piece` of `wav`. Only calls ctx.throw_if_stopped(), which any thread may call.
+void write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& piece, const WriterSettings& settings);
+
+// Keeps a WAVE_FORMAT_EXTENSIBLE channel mask as the flac CLI does, in the tag
+// WAVEFORMATEXTENSIBLE_CHANNEL_MASK; warns when it is not an order FLAC knows.
+void add_channel_mask(EncodeContext& ctx, const WavFormat& format, Tags& tags);
+
+}  // namespace mediabatch::flac
