@@ -8,6 +8,7 @@
 #include <map>
 #include <system_error>
 
+#include "core/tbb_handoff.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/file_io.hpp"
 
@@ -44,25 +45,32 @@ struct Probed {
   std::string reject;
 };
 
-// Each input's size and the first encoder that accepts it by its first bytes, in parallel
-// (reading heads is most of planning on a cold disk).
+// The input's size and the first encoder that accepts it by its first bytes.
+void probe_one(const Input& in, const std::vector<const Encoder*>& encoders, Probed& out) {
+  if (!in.exists) return;
+  std::error_code ec;
+  out.size = fs::file_size(in.name, ec);
+  const std::string head = read_head(in.name);
+  const Probe probe{fs::path(in.name), head};
+  for (const Encoder* e : encoders) {
+    if (e->accepts(probe)) {
+      out.encoder = e;
+      return;
+    }
+  }
+  out.reject = encoders.size() == 1 ? encoders[0]->reject_reason(probe) : "not a file of any known kind";
+}
+
+// In parallel: reading heads is most of planning on a cold disk.
 std::vector<Probed> probe_inputs(const std::vector<Input>& inputs, const std::vector<const Encoder*>& encoders) {
   std::vector<Probed> probed(inputs.size());
+  tbb_handoff_release(&probed);
   tbb::parallel_for(std::size_t(0), inputs.size(), [&](std::size_t i) {
-    const Input& in = inputs[i];
-    if (!in.exists) return;
-    std::error_code ec;
-    probed[i].size = fs::file_size(in.name, ec);
-    std::string head = read_head(in.name);
-    Probe probe{fs::path(in.name), head};
-    for (const Encoder* e : encoders) {
-      if (e->accepts(probe)) {
-        probed[i].encoder = e;
-        return;
-      }
-    }
-    probed[i].reject = encoders.size() == 1 ? encoders[0]->reject_reason(probe) : "not a file of any known kind";
+    tbb_handoff_acquire(&probed);
+    probe_one(inputs[i], encoders, probed[i]);
+    tbb_handoff_release(&probed);
   });
+  tbb_handoff_acquire(&probed);
   return probed;
 }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/tbb_handoff.hpp"
 #include "mediabatch/text.hpp"
 #include "mediabatch/errors.hpp"
 
@@ -143,6 +144,7 @@ RunTotals Scheduler::run(std::vector<Job> jobs, const JobFn& fn, const ResultSin
   // whichever task runs next takes the next job in start order.
   std::atomic<std::size_t> next_job{0};
   auto task = [&] {
+    tbb_handoff_acquire(&next_job);
     const Job& job = jobs[start_order[next_job.fetch_add(1)]];
     if (stop.load() && !job.preset) {
       queue.push({Result{}, job.index, false});  // cancelled before it started: not reported
@@ -168,6 +170,7 @@ RunTotals Scheduler::run(std::vector<Job> jobs, const JobFn& fn, const ResultSin
       ++submitted;
       ++in_flight;
       totals.max_in_flight = std::max(totals.max_in_flight, in_flight);
+      tbb_handoff_release(&next_job);
       arena.enqueue(task);
     }
     if (in_flight == 0) break;
