@@ -3,12 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <oneapi/tbb/parallel_for.h>
-
+#include <algorithm>
+#include <atomic>
 #include <map>
+#include <thread>
 #include <system_error>
 
-#include "core/tbb_handoff.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/file_io.hpp"
 
@@ -61,16 +61,20 @@ void probe_one(const Input& in, const std::vector<const Encoder*>& encoders, Pro
   out.reject = encoders.size() == 1 ? encoders[0]->reject_reason(probe) : "not a file of any known kind";
 }
 
-// In parallel: reading heads is most of planning on a cold disk.
+// In parallel: reading heads is most of planning on a cold disk. Plain threads that take the
+// next input from a counter; planning runs before the batch's arena exists.
 std::vector<Probed> probe_inputs(const std::vector<Input>& inputs, const std::vector<const Encoder*>& encoders) {
   std::vector<Probed> probed(inputs.size());
-  tbb_handoff_release(&probed);
-  tbb::parallel_for(std::size_t(0), inputs.size(), [&](std::size_t i) {
-    tbb_handoff_acquire(&probed);
-    probe_one(inputs[i], encoders, probed[i]);
-    tbb_handoff_release(&probed);
-  });
-  tbb_handoff_acquire(&probed);
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < inputs.size(); i = next++) probe_one(inputs[i], encoders, probed[i]);
+  };
+  const std::size_t helpers =
+      std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()) - 1, inputs.size() / 16);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < helpers; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
   return probed;
 }
 
