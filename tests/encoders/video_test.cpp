@@ -3,7 +3,6 @@
 // in-process, then checked with ffprobe and a full decode by the ffmpeg CLI.
 #include <gtest/gtest.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -18,6 +17,7 @@
 
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
+#include "support/encoder_harness.hpp"
 #include "support/test_support.hpp"
 
 namespace mediabatch {
@@ -30,11 +30,12 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using mbtest::TempDir;
 
-
-bool have_ffmpeg() { return mbtest::have_tool("ffmpeg") && mbtest::have_tool("ffprobe"); }
-
-#define REQUIRE_FFMPEG() \
-  if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg/ffprobe not installed"
+// The tests make their inputs with the ffmpeg CLI and read outputs back with ffprobe and ffmpeg.
+#define REQUIRE_FFMPEG()   \
+  do {                     \
+    REQUIRE_TOOL("ffmpeg");  \
+    REQUIRE_TOOL("ffprobe"); \
+  } while (0)
 
 // Runs the ffmpeg CLI to make a test input; fails the test if it cannot.
 void make_media(const std::string& args, const fs::path& out) {
@@ -46,25 +47,17 @@ void make_media(const std::string& args, const fs::path& out) {
 const std::string kVideo = "-f lavfi -i testsrc2=s=320x180:r=25 ";
 const std::string kTone = "-f lavfi -i sine=frequency=440:sample_rate=48000 ";
 
-std::unique_ptr<mediabatch::Encoder> configured(const std::vector<std::string>& options) {
-  auto encoder = mediabatch::make_video_encoder();
-  CLI::App app;
-  encoder->add_options(app);
-  std::vector<std::string> reversed(options.rbegin(), options.rend());  // CLI11 wants them reversed
-  app.parse(reversed);
-  encoder->validate();
-  return encoder;
+// The video encoder with these options, parsed and validated as on the command line.
+mbtest::EncoderHarness video(const std::vector<std::string>& options = {}) {
+  return mbtest::EncoderHarness(mediabatch::make_video_encoder(), options);
 }
 
-// Converts in-process; returns the error message, empty on success.
+// Converts one file through the engine's own entry point; returns the error message, empty on
+// success.
 std::string convert(const fs::path& input, const fs::path& output, const std::vector<std::string>& options = {},
                     int threads = 1) {
-  auto encoder = configured(options);
-  std::atomic<bool> stop{false};
-  mediabatch::EncodeContext ctx(input, output, threads, &stop, mediabatch::EncodeContext::Clock::time_point::max());
   try {
-    encoder->encode(ctx);
-    ctx.commit();
+    video(options).encode(input, output, mbtest::JobOptions{threads});
   } catch (const mediabatch::Error& e) {
     return e.what();
   }
@@ -329,8 +322,7 @@ TEST(Video, OggFormat) {
   TempDir dir;
   auto in = dir / "clip.flv";
   make_media(kVideo + kTone + "-t 2 -c:v flv1 -c:a libmp3lame -ar 44100", in);
-  auto encoder = configured({"--format", "ogv"});
-  EXPECT_EQ(encoder->output_name("a/b/clip.flv"), fs::path("clip.ogv"));
+  EXPECT_EQ(video({"--format", "ogv"}).encoder().output_name("a/b/clip.flv"), fs::path("clip.ogv"));
   auto out = dir / "clip.ogv";
   ASSERT_EQ(convert(in, out, {"--format", "ogv"}), "");
   json j = probe(out);
@@ -458,8 +450,8 @@ TEST(Video, SpeedLevelsTradeSizeForTime) {
   EXPECT_LT(sizes[2], sizes[1] * 105 / 100) << sizes[1] << " vs " << sizes[2];
   // Every frame analysed fast: on this noisy picture, far more bits.
   EXPECT_GT(sizes[3], sizes[1] * 11 / 10) << sizes[1] << " vs " << sizes[3];
-  EXPECT_ANY_THROW(configured({"--speed", "4"}));
-  EXPECT_ANY_THROW(configured({"--speed", "-1"}));
+  EXPECT_ANY_THROW(video({"--speed", "4"}));
+  EXPECT_ANY_THROW(video({"--speed", "-1"}));
 }
 
 // Decoded content of an output (Matroska files carry random UIDs, so bytes differ run to run).
@@ -587,11 +579,8 @@ TEST(Video, StopsWhenAsked) {
   TempDir dir;
   auto in = dir / "clip.mp4";
   make_media(kVideo + "-t 1 -c:v libx264 -preset veryfast", in);
-  auto encoder = configured({});
   std::atomic<bool> stop{true};
-  mediabatch::EncodeContext ctx(in, dir / "clip.mkv", 1, &stop, mediabatch::EncodeContext::Clock::time_point::max());
-  EXPECT_THROW(encoder->encode(ctx), mediabatch::Cancelled);
-  ctx.discard();
+  EXPECT_THROW(video().encode(in, dir / "clip.mkv", mbtest::JobOptions{1, &stop}), mediabatch::Cancelled);
   expect_only(dir.path(), in);
 }
 
@@ -689,21 +678,20 @@ TEST(Video, WithThreadsToSpareLaterPartsAreCodedAtOnce) {
   EXPECT_FALSE(fs::exists(dir / "damaged2.mkv"));
 
   // Stopped while the parts run: every thread ends, nothing is left.
-  auto encoder = configured({});
+  auto harness = video();
   std::atomic<bool> stop{false};
-  mediabatch::EncodeContext ctx(in, dir / "stopped.mkv", 2, &stop, mediabatch::EncodeContext::Clock::time_point::max());
   std::thread stopper([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     stop = true;
   });
-  EXPECT_THROW(encoder->encode(ctx), mediabatch::Cancelled);
+  EXPECT_THROW(harness.encode(in, dir / "stopped.mkv", mbtest::JobOptions{2, &stop}), mediabatch::Cancelled);
   stopper.join();
-  ctx.discard();
   EXPECT_FALSE(fs::exists(dir / "stopped.mkv"));
 }
 
 TEST(Video, AcceptsByExtension) {
-  auto encoder = configured({});
+  auto harness = video();
+  const mediabatch::Encoder* encoder = &harness.encoder();
   for (const char* name : {"a.mp4", "b.AVI", "c.wmv", "d.flv", "e.mpg", "f.MPEG", "g.mov", "h.ogv", "i.mkv",
                            "j.webm", "k.m4v", "l.ts", "m.M2TS", "n.mts", "o.3gp"})
     EXPECT_TRUE(encoder->accepts({name, ""})) << name;
@@ -725,16 +713,15 @@ TEST(Video, AcceptsByExtension) {
 }
 
 TEST(Video, RejectsBadOptions) {
-  EXPECT_ANY_THROW(configured({"--vq", "11"}));
-  EXPECT_ANY_THROW(configured({"--aq", "-2"}));
-  EXPECT_ANY_THROW(configured({"--format", "avi"}));
-  EXPECT_ANY_THROW(configured({"--start", "-1"}));
-  EXPECT_NO_THROW(configured({"--vq", "0", "--aq", "-1", "--format", "ogv", "--max-height", "240", "--all-audio"}));
+  EXPECT_ANY_THROW(video({"--vq", "11"}));
+  EXPECT_ANY_THROW(video({"--aq", "-2"}));
+  EXPECT_ANY_THROW(video({"--format", "avi"}));
+  EXPECT_ANY_THROW(video({"--start", "-1"}));
+  EXPECT_NO_THROW(video({"--vq", "0", "--aq", "-1", "--format", "ogv", "--max-height", "240", "--all-audio"}));
 }
 
 TEST(Video, CommandLineBatch) {
   REQUIRE_FFMPEG();
-  if (!fs::exists(MEDIABATCH_BINARY)) GTEST_SKIP() << "build/mediabatch not built";
   TempDir dir;
   make_media(kVideo + kTone + "-t 1 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac", dir / "good.MOV");
   mbtest::write_file(dir / "notes.txt", "not a video\n");
@@ -751,7 +738,6 @@ TEST(Video, CommandLineBatch) {
 
 TEST(Video, CommandLineTimeoutStopsFfmpeg) {
   REQUIRE_FFMPEG();
-  if (!fs::exists(MEDIABATCH_BINARY)) GTEST_SKIP() << "build/mediabatch not built";
   TempDir dir;
   make_media("-f lavfi -i testsrc2=s=640x360:r=25 -t 20 -c:v libx264 -preset ultrafast", dir / "long.mp4");
   auto r = mbtest::mediabatch({"video", (dir / "long.mp4").string(), "--timeout", "0.3", "-o", (dir / "out").string()});

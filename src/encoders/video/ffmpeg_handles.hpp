@@ -3,7 +3,6 @@
 // as Chromium does (media/ffmpeg/ffmpeg_deleters.h). Destructors only release; steps that
 // finish a file and can fail (av_write_trailer, avio_closep) are called explicitly.
 #include <memory>
-#include <string>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -67,12 +66,5 @@ struct ChannelLayout {
   ChannelLayout& operator=(const ChannelLayout&) = delete;
   ~ChannelLayout() { av_channel_layout_uninit(&layout); }
 };
-
-// FFmpeg's own message for an error code ("Invalid data found when processing input").
-inline std::string av_error(int code) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, buf, sizeof buf);
-  return buf;
-}
 
 }  // namespace mediabatch::video

@@ -2,13 +2,13 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/text.hpp"
 #include "transcode.hpp"
 
 extern "C" {
@@ -19,15 +19,12 @@ namespace mediabatch {
 
 namespace {
 
-constexpr std::array<std::string_view, 15> kExtensions = {"mp4", "avi", "wmv", "flv",  "mpg", "mpeg", "mov", "ogv",
-                                                          "mkv", "webm", "m4v", "ts",  "m2ts", "mts", "3gp"};
+constexpr std::array<std::string_view, 15> kExtensions = {".mp4", ".avi", ".wmv", ".flv", ".mpg",
+                                                          ".mpeg", ".mov", ".ogv", ".mkv", ".webm",
+                                                          ".m4v", ".ts", ".m2ts", ".mts", ".3gp"};
 
-std::string extension_of(const fs::path& path) {
-  std::string ext = path.extension().string();
-  if (ext.size() < 2) return {};
-  ext.erase(0, 1);
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext;
+bool known_extension(const std::string& ext) {
+  return std::find(kExtensions.begin(), kExtensions.end(), ext) != kExtensions.end();
 }
 
 bool looks_like_transport_stream(std::string_view head) {
@@ -84,18 +81,17 @@ class VideoEncoder final : public Encoder {
   }
 
   bool accepts(const Probe& probe) const override {
-    const std::string ext = extension_of(probe.path);
-    if (std::find(kExtensions.begin(), kExtensions.end(), ext) == kExtensions.end()) return false;
+    const std::string ext = lower_extension(probe.path.filename().string());
+    if (!known_extension(ext)) return false;
     // ".ts" is also TypeScript: a transport stream has its sync byte every 188 bytes (192 in
     // .m2ts/.mts, after a 4-byte time code).
-    if ((ext == "ts" || ext == "mts" || ext == "m2ts") && !probe.head.empty()) return looks_like_transport_stream(probe.head);
+    if ((ext == ".ts" || ext == ".mts" || ext == ".m2ts") && !probe.head.empty())
+      return looks_like_transport_stream(probe.head);
     return true;
   }
   std::string reject_reason(const Probe& probe) const override {
-    const std::string ext = extension_of(probe.path);
-    if (std::find(kExtensions.begin(), kExtensions.end(), ext) != kExtensions.end())
-      return "not an MPEG transport stream";
-    return "unknown extension";
+    return known_extension(lower_extension(probe.path.filename().string())) ? "not an MPEG transport stream"
+                                                                            : "unknown extension";
   }
 
   fs::path output_name(const fs::path& input) const override {

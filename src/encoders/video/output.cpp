@@ -1,0 +1,56 @@
+#include "output.hpp"
+
+#include "mediabatch/errors.hpp"
+#include "spill_file.hpp"
+
+namespace mediabatch::video {
+
+OutputFormat open_output(const std::string& path, bool ogg, const AVFormatContext* in, const StopFlags& stop) {
+  AVFormatContext* raw = nullptr;
+  const int r = avformat_alloc_output_context2(&raw, nullptr, ogg ? "ogv" : "matroska", path.c_str());
+  if (r < 0) fail("setting up the output", r);
+  OutputFormat out(raw);
+  out->interrupt_callback = stop.callback();
+  av_dict_copy(&out->metadata, in->metadata, 0);
+  av_dict_set(&out->metadata, "encoder", nullptr, 0);
+  return out;
+}
+
+AVStream* add_output_stream(AVFormatContext* out, const AVStream* from) {
+  AVStream* st = avformat_new_stream(out, nullptr);
+  if (!st) throw Error("out of memory");
+  for (const char* key : {"language", "title"}) {
+    if (const AVDictionaryEntry* e = av_dict_get(from->metadata, key, nullptr, 0))
+      av_dict_set(&st->metadata, key, e->value, 0);
+  }
+  return st;
+}
+
+void start_output(AVFormatContext* out, const std::string& path) {
+  int r = avio_open2(&out->pb, path.c_str(), AVIO_FLAG_WRITE, &out->interrupt_callback, nullptr);
+  if (r < 0) fail("creating " + path, r);
+  r = avformat_write_header(out, nullptr);
+  if (r < 0) fail("writing the output header", r);
+}
+
+void finish_output(AVFormatContext* out) {
+  int r = av_write_trailer(out);
+  if (r < 0) fail("finishing the output", r);
+  r = avio_closep(&out->pb);
+  if (r < 0) fail("closing the output", r);
+}
+
+void Sink::write() {
+  ++packets;
+  if (spill) {
+    spill->put(packet, ipts);
+    av_packet_unref(packet);
+    return;
+  }
+  av_packet_rescale_ts(packet, time_base, stream->time_base);
+  packet->stream_index = stream->index;
+  const int r = av_interleaved_write_frame(format, packet);  // takes the packet's reference
+  if (r < 0) fail("writing the output", r);
+}
+
+}  // namespace mediabatch::video

@@ -1,0 +1,41 @@
+#pragma once
+// The output (mux): a Matroska or Ogg file at the temporary output path, and where each
+// output stream's packets go on their way there.
+#include <cstdint>
+#include <string>
+
+#include "ffmpeg_errors.hpp"
+#include "ffmpeg_handles.hpp"
+
+namespace mediabatch::video {
+
+class SpillFile;
+
+// A muxer for `path` (not yet opened for writing: start_output() does that once every stream
+// is added), with the input's metadata and `stop` as its interrupt callback.
+OutputFormat open_output(const std::string& path, bool ogg, const AVFormatContext* in, const StopFlags& stop);
+
+// A new output stream, tagged like `from` (language, title).
+AVStream* add_output_stream(AVFormatContext* out, const AVStream* from);
+
+// Creates the file and writes the header. Throws Error, Cancelled.
+void start_output(AVFormatContext* out, const std::string& path);
+
+// Writes the trailer and closes the file, both checked. Throws Error, Cancelled.
+void finish_output(AVFormatContext* out);
+
+// Where an output stream's packets go: the muxer, or a spill file.
+struct Sink {
+  AVFormatContext* format = nullptr;
+  AVStream* stream = nullptr;
+  AVRational time_base{1, 1};  // of the packets handed in
+  AVPacket* packet = nullptr;
+  SpillFile* spill = nullptr;
+  double ipts = 0;  // video: the frame's own time in frames, kept with spilled packets
+  std::int64_t packets = 0;
+
+  // Hands `packet` to the muxer (or the spill file, timestamps as they are).
+  void write();
+};
+
+}  // namespace mediabatch::video
