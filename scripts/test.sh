@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything on a fresh Debian 12 machine, builds and runs the whole test suite with
 # ctest. Exit status is the suite's. MEDIABATCH_SANITIZE=1 also runs it under ASan+UBSan;
-# MEDIABATCH_CLUSTER_TESTS=1 adds the real Slurm test (tests/cluster/slurm.sh) to the first run.
+# MEDIABATCH_TSAN=1 also runs it under ThreadSanitizer; MEDIABATCH_CLUSTER_TESTS=1 adds the
+# real Slurm test (tests/cluster/slurm.sh) to the first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=release
@@ -17,5 +18,9 @@ ctest --preset "$preset" -j 2 || status=$?
 if [ "${MEDIABATCH_SANITIZE:-0}" = 1 ]; then
   scripts/build.sh asan
   ctest --preset asan -j 2 || status=$?
+fi
+if [ "${MEDIABATCH_TSAN:-0}" = 1 ]; then
+  scripts/build.sh tsan
+  ctest --preset tsan -j 2 || status=$?
 fi
 exit $status

@@ -1,6 +1,5 @@
 #include "cue_split.hpp"
 
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <atomic>
@@ -8,6 +7,7 @@
 #include <vector>
 
 #include "mediabatch/errors.hpp"
+#include "mediabatch/parallel.hpp"
 
 namespace mediabatch::flac {
 
@@ -51,9 +51,8 @@ std::vector<Piece> track_pieces(EncodeContext& ctx, const WavFormat& f, const Cu
 }
 
 // Longest first from a shared queue, so a long closing track does not end up last on one
-// thread; each worker has its own reader of the image. The nested loop runs on the engine's
-// task arena, so it takes no more than the batch's slots; a failure stops the other workers
-// at their next track.
+// thread; each worker has its own reader of the image. ctx.threads() is this job's share of
+// the batch's slots; a failure stops the other workers at their next track.
 void write_in_parallel(const EncodeContext& ctx, const fs::path& image, const std::vector<Piece>& pieces,
                        const WriterSettings& settings) {
   std::vector<std::size_t> order(pieces.size());
@@ -62,8 +61,7 @@ void write_in_parallel(const EncodeContext& ctx, const fs::path& image, const st
                    [&](std::size_t a, std::size_t b) { return pieces[a].frames > pieces[b].frames; });
   std::atomic<std::size_t> next{0};
   std::atomic<bool> failed{false};
-  const int workers = std::min(ctx.threads(), static_cast<int>(pieces.size()));
-  tbb::parallel_for(0, workers, [&](int) {
+  run_workers(std::min(ctx.threads(), static_cast<int>(pieces.size())), [&] {
     try {
       WavReader own(image);
       for (std::size_t k; !failed.load() && (k = next.fetch_add(1)) < order.size();)

@@ -3,7 +3,6 @@
 #include <ebur128.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <tbb/parallel_for.h>
 #include <unistd.h>
 
 #include <FLAC++/decoder.h>
@@ -11,11 +10,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <atomic>
 #include <map>
+#include <thread>
 #include <memory>
 #include <system_error>
 
 #include "mediabatch/errors.hpp"
+#include "mediabatch/parallel.hpp"
 #include "mediabatch/file_io.hpp"
 #include "mediabatch/text.hpp"
 
@@ -214,7 +216,8 @@ std::vector<Loudness> measure_replay_gain(const std::vector<std::filesystem::pat
   std::vector<Loudness> out(files.size());
   std::vector<Ebur128> states(files.size());
   std::vector<std::string> errors(files.size());
-  tbb::parallel_for(std::size_t{0}, files.size(), [&](std::size_t i) {
+  std::atomic<std::size_t> next{0};
+  auto measure = [&](std::size_t i) {
     Meter meter;
     meter.set_md5_checking(false);
     const auto init = meter.init(files[i].string());
@@ -228,6 +231,10 @@ std::vector<Loudness> measure_replay_gain(const std::vector<std::filesystem::pat
     }
     meter.finish();
     states[i] = std::move(meter.state);
+  };
+  const auto cores = static_cast<std::size_t>(std::max(1u, std::thread::hardware_concurrency()));
+  run_workers(static_cast<int>(std::min(cores, files.size())), [&] {
+    for (std::size_t i = next++; i < files.size(); i = next++) measure(i);
   });
   for (std::size_t i = 0; i < files.size(); ++i)
     if (!errors[i].empty() || !states[i])
