@@ -14,6 +14,8 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 std::string lower_extension(const std::string& filename);
 // "No such file or directory": the text of an errno value.
 std::string errno_text(int error);
+// One number through a printf format with one conversion ("%+.2f dB").
+std::string number_text(const char* format, double value);
 // "0.5", "30": seconds as a user typed them, for reasons such as "timed out after 0.5 s".
 std::string seconds_text(double seconds);
 // "2.500 s": a media time to the millisecond, for reasons such as "a corrupt packet at 2.500 s".

@@ -34,16 +34,14 @@ std::string lower_extension(const std::string& filename) {
 
 std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
 
-std::string seconds_text(double seconds) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", seconds);
+std::string number_text(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
   return buf;
 }
 
-std::string media_time_text(double seconds) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f s", seconds);
-  return buf;
-}
+std::string seconds_text(double seconds) { return number_text("%g", seconds); }
+
+std::string media_time_text(double seconds) { return number_text("%.3f s", seconds); }
 
 }  // namespace mediabatch

@@ -84,16 +84,8 @@ double peak_of(ebur128_state* s) {
   return peak;
 }
 
-std::string format_gain(double db) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%+.2f dB", db);
-  return buf;
-}
-std::string format_peak(double peak) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6f", peak);
-  return buf;
-}
+std::string format_gain(double db) { return number_text("%+.2f dB", db); }
+std::string format_peak(double peak) { return number_text("%.6f", peak); }
 
 bool add_replay_gain(FLAC::Metadata::VorbisComment& vc, const Loudness& l) {
   return vc.append_comment({"REPLAYGAIN_TRACK_GAIN", format_gain(l.track_gain).c_str()}) &&
