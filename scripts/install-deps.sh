@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages mediabatch needs to build, test and benchmark, if missing.
-# Uses sudo when not root. Usage: scripts/install-deps.sh [--bench | --cluster]
+# Uses sudo when not root. Usage: scripts/install-deps.sh [--bench | --cluster | --fuzz]
 set -euo pipefail
 
 BUILD=(cmake g++ make pkg-config libtbb-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libgtest-dev
@@ -8,13 +8,18 @@ BUILD=(cmake g++ make pkg-config libtbb-dev libspdlog-dev libcli11-dev nlohmann-
   libmagick++-dev libflac++-dev libgdcm-dev libturbojpeg0-dev libjpeg62-turbo-dev liblcms2-dev
   libebur128-dev libpng-dev libdeflate-dev libtheora-dev)
 # Independent tools the tests check outputs with, and that make test media.
-TEST=(ffmpeg flac dcmtk libgdcm-tools libvips-tools imagemagick libimage-exiftool-perl libgs-common)
+TEST=(ffmpeg flac dcmtk libgdcm-tools libvips-tools imagemagick libimage-exiftool-perl libgs-common
+  python3-pydicom)  # pydicom's test_files: real DICOMs, some of which crash GDCM
 BENCH=(parallel hyperfine time)
 CLUSTER=(slurm-wlm munge)
+# bench/fuzz.sh: clang's libFuzzer and sanitizer runtimes; libomp-dev because Magick++'s flags
+# carry -fopenmp into the thumbs encoder that the fuzz build compiles again with clang.
+FUZZ=(clang libclang-rt-14-dev libomp-dev)
 
 want=("${BUILD[@]}" "${TEST[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${BENCH[@]}")
 [ "${1:-}" = "--cluster" ] && want+=("${CLUSTER[@]}")
+[ "${1:-}" = "--fuzz" ] && want+=("${FUZZ[@]}")
 
 missing=()
 for p in "${want[@]}"; do

@@ -17,6 +17,9 @@ struct Job {
   // Threads the job may use; set by the scheduler (more than 1 only when the batch has fewer
   // files than slots).
   int threads = 1;
+  // Convert even when an earlier output looks up to date: a job redone after a crash may have
+  // written its output before the crash.
+  bool redo = false;
   // When set, the job does not run: it is reported at once with this status and reason
   // (a file named on the command line that is not of the command's kind, a missing file).
   bool preset = false;

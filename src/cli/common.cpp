@@ -39,6 +39,8 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
     cmd.add_option("-o,--output-dir", c.output_dir,
                    "Write outputs under DIR, mirroring each input's path below its directory argument")->take_last();
     cmd.add_flag("--force", c.force, "Convert even when the output exists and is newer than the input");
+    cmd.add_flag("--no-isolation", c.no_isolation,
+                 "Run the encoders in this process, unsupervised: a file that crashes a library ends the batch");
   }
   cmd.add_flag("-r,--recursive", c.recursive, "Walk directory arguments into subfolders");
   cmd.add_option("--order", c.order, "Report results as they complete, or in input order")

@@ -27,7 +27,9 @@ struct Common {
   bool shard_from_env = false;
   bool null_separated = false;
   std::string retry_failed;
+  bool no_isolation = false;
   std::vector<std::string> inputs;
+  std::vector<std::string> argv;  // the whole command line, to start a worker with
 };
 
 // Adds the common options to a command; with_outputs for commands that write files.

@@ -8,6 +8,7 @@ namespace mediabatch::cli {
 
 int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const std::string& command) {
   for (Encoder* e : encoders) e->validate();
+  if (is_worker_process()) return run_worker(encoders, batch_options(c, command));
   Common named = c;
   if (c.inputs.empty() && c.retry_failed.empty() && encoders.size() == 1) named.inputs = encoders.front()->default_inputs();
   auto inputs = gather_inputs(named, false);
@@ -17,7 +18,9 @@ int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const s
   const std::vector<const Encoder*> candidates(encoders.begin(), encoders.end());
   auto jobs = plan_encoder_jobs(inputs, candidates, po);
   std::vector<Input>().swap(inputs);  // only the jobs are kept while the batch runs
-  Batch batch(std::move(jobs), encoders, batch_options(c, command));
+  BatchOptions options = batch_options(c, command);
+  if (!c.no_isolation) options.worker_argv = c.argv;
+  Batch batch(std::move(jobs), encoders, std::move(options));
   if (c.dry_run) {
     for (const auto& j : batch.jobs()) {
       if (j.preset) std::cout << j.input << ": " << (j.preset_failed ? "failed" : "skipped") << ": " << j.preset_reason << '\n';

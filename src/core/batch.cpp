@@ -1,14 +1,39 @@
-// How a planned batch runs: the encoders see it first, the scheduler runs it, each result goes
-// to the sinks, and the encoders finish it.
+// How a planned batch runs: the encoders see it first, the scheduler (or a supervised worker
+// process) runs it, each result goes to the sinks, and the encoders finish it.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
+#include "core/result_feed.hpp"
 #include "core/signals.hpp"
+#include "core/supervisor.hpp"
 #include "mediabatch/engine.hpp"
 #include "mediabatch/errors.hpp"
 
 namespace mediabatch {
+
+void ResultFeed::operator()(Result&& r) {
+  if (r.command.empty()) r.command = command_;
+  (r.status == Status::ok ? outcome_.ok : r.status == Status::failed ? outcome_.failed : outcome_.skipped)++;
+  if (r.status == Status::ok && keep_outputs_) {
+    written_.emplace_back(r.output);
+    written_.insert(written_.end(), r.more_outputs.begin(), r.more_outputs.end());
+  }
+  for (auto it = sinks_.begin(); it != sinks_.end();) {
+    try {
+      (*it)->result(r);
+      ++it;
+    } catch (const Error& e) {
+      spdlog::error("{}", e.what());
+      outcome_.batch_failed = true;
+      it = sinks_.erase(it);
+    }
+  }
+}
+
+void ResultFeed::tick() {
+  for (BatchSink* s : sinks_) s->tick();
+}
 
 Batch::Batch(std::vector<Job> jobs, std::vector<Encoder*> encoders, BatchOptions options)
     : jobs_(std::move(jobs)), encoders_(std::move(encoders)), options_(std::move(options)) {
@@ -21,6 +46,7 @@ Batch::Batch(std::vector<Job> jobs, std::vector<Encoder*> encoders, BatchOptions
 }
 
 Result Batch::run_one(const Job& job, const std::atomic<bool>& stop) const {
+  if (on_start_) on_start_(job);
   if (job.encoder) return run_job(job, options_.job, stop);
   ExecLimits limits;
   limits.timeout_seconds = options_.job.timeout_seconds;
@@ -29,49 +55,34 @@ Result Batch::run_one(const Job& job, const std::atomic<bool>& stop) const {
 }
 
 BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>& stop) {
-  SchedulerOptions sopts;
-  sopts.slots = options_.slots;
-  sopts.order = options_.order;
-  sopts.largest_first = options_.largest_first;
-  sopts.timeout_seconds = options_.job.timeout_seconds;
-  Scheduler scheduler(sopts);
-
   BatchOutcome outcome;
-  std::vector<BatchSink*> live = sinks;
-  std::vector<fs::path> written;  // kept only for an encoder whose finish() wants it
   const bool keep_outputs =
       std::any_of(encoders_.begin(), encoders_.end(), [](const Encoder* e) { return e->wants_outputs(); });
-  RunTotals totals;
+  ResultFeed feed(sinks, options_.command, keep_outputs, outcome);
+  const bool supervised = !options_.worker_argv.empty() && !encoders_.empty();
   {
     SignalWatcher watcher(stop, {});
-    totals = scheduler.run(
-        std::move(jobs_), [&](const Job& j) { return run_one(j, stop); },
-        [&](Result&& r) {
-          if (r.command.empty()) r.command = options_.command;
-          (r.status == Status::ok ? outcome.ok : r.status == Status::failed ? outcome.failed : outcome.skipped)++;
-          if (r.status == Status::ok && keep_outputs) {
-            written.emplace_back(r.output);
-            written.insert(written.end(), r.more_outputs.begin(), r.more_outputs.end());
-          }
-          for (auto it = live.begin(); it != live.end();) {
-            try {
-              (*it)->result(r);
-              ++it;
-            } catch (const Error& e) {
-              spdlog::error("{}", e.what());
-              outcome.batch_failed = true;
-              it = live.erase(it);
-            }
-          }
-        },
-        stop, [&] {
-          for (BatchSink* s : live) s->tick();
-        });
+    if (supervised) {
+      outcome.not_started = run_supervised(jobs_, options_, feed, stop);
+    } else {
+      SchedulerOptions sopts;
+      sopts.slots = options_.slots;
+      sopts.order = options_.order;
+      sopts.largest_first = options_.largest_first;
+      sopts.timeout_seconds = options_.job.timeout_seconds;
+      const RunTotals totals = Scheduler(sopts).run(
+          std::move(jobs_), [&](const Job& j) { return run_one(j, stop); }, [&](Result&& r) { feed(std::move(r)); },
+          stop, [&] { feed.tick(); });
+      outcome.not_started = totals.not_started;
+    }
   }
   jobs_.clear();
-  outcome.not_started = totals.not_started;
   outcome.interrupted = stop.load();
-  if (outcome.interrupted) return outcome;
+  if (!outcome.interrupted && finish_) finish_encoders(feed.written(), outcome);
+  return outcome;
+}
+
+void Batch::finish_encoders(const std::vector<fs::path>& written, BatchOutcome& outcome) {
   for (Encoder* e : encoders_) {
     try {
       e->finish(written);
@@ -80,7 +91,6 @@ BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>&
       outcome.batch_failed = true;
     }
   }
-  return outcome;
 }
 
 }  // namespace mediabatch

@@ -32,7 +32,7 @@ EncodeContext::Clock::time_point deadline_for(double timeout_seconds) {
 Result run_job(const Job& job, const JobSettings& settings, const std::atomic<bool>& stop) {
   Result r;
   r.command = std::string(job.encoder->name());
-  if (!settings.force && up_to_date(job)) {
+  if (!settings.force && !job.redo && up_to_date(job)) {
     r.status = Status::skipped;
     r.error = "output is up to date (use --force)";
     return r;

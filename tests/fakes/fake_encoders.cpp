@@ -1,6 +1,11 @@
 #include "fakes/fake_encoders.hpp"
 
 #include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -72,6 +77,19 @@ class FakeEncoder : public Encoder {
         std::string reason;
         std::getline(words >> std::ws, reason);
         throw Skip(reason);
+      } else if (op == "abort") {  // a library's failed assertion
+        std::fprintf(stderr, "fake_encoders.cpp: deliberate assertion `input is sane' failed.\n");
+        std::fflush(stderr);
+        std::abort();
+      } else if (op == "segv") {
+        std::raise(SIGSEGV);
+      } else if (op == "oom") {  // grows, then goes the way the kernel's OOM killer sends it
+        std::vector<std::unique_ptr<char[]>> held;
+        for (int i = 0; i < 16; ++i) {
+          held.emplace_back(new char[4 << 20]);
+          std::memset(held.back().get(), 1, 4 << 20);
+        }
+        std::raise(SIGKILL);
       } else if (op == "throw_std") {
         throw std::runtime_error("a std::runtime_error from the job");
       } else if (op == "throw_int") {

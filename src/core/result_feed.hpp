@@ -1,0 +1,30 @@
+#pragma once
+// Where a batch's results go, in-process or from a worker: counted into the outcome, handed
+// to every sink (a sink that throws Error is reported once and dropped, and the batch ends
+// as failed), and the outputs kept for the encoders' finish() when one wants them. Main
+// thread only.
+#include <string>
+#include <vector>
+
+#include "mediabatch/engine.hpp"
+
+namespace mediabatch {
+
+class ResultFeed {
+ public:
+  ResultFeed(std::vector<BatchSink*> sinks, std::string command, bool keep_outputs, BatchOutcome& outcome)
+      : sinks_(std::move(sinks)), command_(std::move(command)), keep_outputs_(keep_outputs), outcome_(outcome) {}
+
+  void operator()(Result&& r);
+  void tick();
+  const std::vector<fs::path>& written() const noexcept { return written_; }
+
+ private:
+  std::vector<BatchSink*> sinks_;
+  std::string command_;
+  bool keep_outputs_;
+  BatchOutcome& outcome_;
+  std::vector<fs::path> written_;
+};
+
+}  // namespace mediabatch

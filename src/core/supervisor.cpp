@@ -1,0 +1,346 @@
+// The supervising side of crash containment (see supervisor.hpp). The worker is started
+// with posix_spawn in a process group of its own, so Ctrl-C reaches it once, through us.
+#include "core/supervisor.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+
+#include "core/cleanup.hpp"
+#include "core/worker_protocol.hpp"
+#include "mediabatch/errors.hpp"
+#include "mediabatch/file_io.hpp"
+#include "mediabatch/text.hpp"
+
+extern char** environ;
+
+namespace mediabatch {
+
+namespace {
+
+// Results in the order asked for: as they come, or held until every earlier job is reported.
+class Emitter {
+ public:
+  Emitter(Order order, ResultFeed& feed) : order_(order), feed_(feed) {}
+
+  void emit(Result&& r) {
+    if (order_ == Order::completion) return feed_(std::move(r));
+    held_.emplace(r.index, std::move(r));
+    release();
+  }
+  // A job that will not be reported (never started): later ones need not wait for it.
+  void pass(std::size_t index) {
+    passed_.insert(index);
+    release();
+  }
+
+ private:
+  void release() {
+    for (;;) {
+      if (passed_.erase(next_)) {
+        ++next_;
+      } else if (auto it = held_.find(next_); it != held_.end()) {
+        Result r = std::move(it->second);
+        held_.erase(it);
+        ++next_;
+        feed_(std::move(r));
+      } else {
+        return;
+      }
+    }
+  }
+
+  Order order_;
+  ResultFeed& feed_;
+  std::map<std::size_t, Result> held_;
+  std::set<std::size_t> passed_;
+  std::size_t next_ = 0;
+};
+
+Result preset_result(const Job& job) {
+  Result r;
+  r.index = job.index;
+  r.input = job.input;
+  r.output = job.output.string();
+  r.status = job.preset_failed ? Status::failed : Status::skipped;
+  r.error = job.preset_reason;
+  r.bytes_in = job.size;
+  return r;
+}
+
+std::string signal_text(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+// How one worker ended.
+struct WorkerEnd {
+  std::set<std::size_t> running;  // started and not reported when it ended
+  bool crashed = false;
+  std::string reason;             // "crashed: SIGABRT (the last line it wrote to stderr)"
+};
+
+// One worker process: its pid and our ends of its three channels.
+struct WorkerProcess {
+  pid_t pid = -1;
+  Fd jobs;     // its stdin (a socket: writing to a dead worker fails, it does not raise SIGPIPE)
+  Fd journal;  // its descriptor 3
+  Fd errors;   // its stderr
+};
+
+WorkerProcess spawn_worker(const std::vector<std::string>& argv) {
+  int jobs[2], journal[2], errors[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, jobs) != 0 || ::pipe2(journal, O_CLOEXEC) != 0 ||
+      ::pipe2(errors, O_CLOEXEC) != 0)
+    throw Error("starting a worker: " + errno_text(errno));
+  WorkerProcess w;
+  w.jobs.reset(jobs[0]);
+  w.journal.reset(journal[0]);
+  w.errors.reset(errors[0]);
+  const Fd child_jobs(jobs[1]), child_journal(journal[1]), child_errors(errors[1]);
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, child_jobs.get(), 0);
+  posix_spawn_file_actions_adddup2(&fa, child_journal.get(), 3);
+  posix_spawn_file_actions_adddup2(&fa, child_errors.get(), 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  env_strings.emplace_back("MEDIABATCH_WORKER=1");
+  std::vector<char*> env, args;
+  for (auto& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto& a : argv_copy) args.push_back(a.data());
+  args.push_back(nullptr);
+  const int rc = ::posix_spawn(&w.pid, "/proc/self/exe", &fa, &attr, args.data(), env.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw Error("starting a worker: " + errno_text(rc));
+  return w;
+}
+
+// Sends every job (so the encoders' plan() sees the whole batch), which ones to run, and which
+// of those to redo.
+void send_jobs(const std::vector<Job>& jobs, const std::vector<bool>& run, const std::set<std::size_t>& redo, int fd) {
+  std::string all;
+  for (const Job& j : jobs) {
+    if (j.preset) continue;
+    worker::JobRecord rec;
+    rec.index = j.index;
+    rec.size = j.size;
+    rec.run = run[j.index];
+    rec.redo = redo.count(j.index) > 0;
+    rec.encoder = std::string(j.encoder->name());
+    rec.input = j.input;
+    rec.output = j.output.string();
+    all += worker::encode_job(rec);
+  }
+  all += worker::encode_end_of_jobs();
+  std::size_t put = 0;
+  while (put < all.size()) {
+    const ssize_t n = ::send(fd, all.data() + put, all.size() - put, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the worker is gone already; its end tells why
+    put += static_cast<std::size_t>(n);
+  }
+}
+
+// Reads the worker's journal and stderr until both close, forwarding its stderr to ours and
+// its results to `emit`; Ctrl-C is passed on to it once.
+class WorkerWatch {
+ public:
+  WorkerWatch(WorkerProcess& w, Emitter& emit, ResultFeed& feed, std::atomic<bool>& stop,
+              std::set<std::size_t>& reported)
+      : w_(w), emit_(emit), feed_(feed), stop_(stop), reported_(reported) {}
+
+  WorkerEnd run() {
+    bool journal_open = true, errors_open = true, stop_sent = false;
+    while (journal_open || errors_open) {
+      if (stop_.load() && !stop_sent) {
+        ::kill(w_.pid, SIGTERM);
+        stop_sent = true;
+      }
+      pollfd fds[2] = {{journal_open ? w_.journal.get() : -1, POLLIN, 0}, {errors_open ? w_.errors.get() : -1, POLLIN, 0}};
+      const int pr = ::poll(fds, 2, 250);
+      if (pr < 0 && errno != EINTR) throw Error("watching the worker: " + errno_text(errno));
+      if (pr == 0) feed_.tick();
+      if (journal_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) journal_open = read_journal();
+      if (errors_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) errors_open = read_errors();
+    }
+    if (!partial_line_.empty()) forward_line(partial_line_);
+    return ended();
+  }
+
+ private:
+  bool read_journal() {
+    char buf[65536];
+    const ssize_t n = ::read(w_.journal.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) return true;
+    if (n <= 0) return false;
+    reader_.append(buf, static_cast<std::size_t>(n));
+    worker::Record rec;
+    while (reader_.next(rec)) {
+      if (rec.type == worker::RecordType::started) {
+        running_.insert(worker::decode_started(rec.payload));
+      } else if (rec.type == worker::RecordType::result) {
+        Result r = worker::decode_result(rec.payload);
+        running_.erase(r.index);
+        reported_.insert(r.index);
+        emit_.emit(std::move(r));
+      }
+    }
+    return true;
+  }
+
+  bool read_errors() {
+    char buf[8192];
+    const ssize_t n = ::read(w_.errors.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) return true;
+    if (n <= 0) return false;
+    partial_line_.append(buf, static_cast<std::size_t>(n));
+    for (std::size_t nl; (nl = partial_line_.find('\n')) != std::string::npos;) {
+      forward_line(partial_line_.substr(0, nl));
+      partial_line_.erase(0, nl + 1);
+    }
+    return true;
+  }
+
+  // The worker never talks to the user itself: what a library writes to stderr is passed on,
+  // and its last line names the cause when the worker dies.
+  void forward_line(const std::string& line) {
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fputc('\n', stderr);
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last_line_ = line;
+  }
+
+  WorkerEnd ended() {
+    int status = 0;
+    while (::waitpid(w_.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    WorkerEnd end;
+    end.running = running_;
+    const std::string said = last_line_.empty() ? "" : " (" + last_line_ + ")";
+    if (WIFSIGNALED(status) && !(stop_.load() && WTERMSIG(status) == SIGTERM)) {
+      end.crashed = true;
+      const int sig = WTERMSIG(status);
+      end.reason = "crashed: " + signal_text(sig) + (sig == SIGKILL && said.empty() ? " (out of memory?)" : said);
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 130) {
+      end.crashed = true;
+      end.reason = "crashed: the worker exited with code " + std::to_string(WEXITSTATUS(status)) + said;
+    }
+    return end;
+  }
+
+  WorkerProcess& w_;
+  Emitter& emit_;
+  ResultFeed& feed_;
+  std::atomic<bool>& stop_;
+  std::set<std::size_t>& reported_;
+  worker::RecordReader reader_;
+  std::set<std::size_t> running_;
+  std::string partial_line_, last_line_;
+};
+
+// A dead worker's temporary files (".NAME.mbtmp<pid>-N.EXT") beside the outputs it was writing.
+void remove_temporaries_of(pid_t pid, const std::vector<Job>& jobs, const std::set<std::size_t>& running) {
+  const std::string mark = ".mbtmp" + std::to_string(pid) + "-";
+  std::set<fs::path> folders;
+  for (std::size_t i : running) folders.insert(jobs[i].output.parent_path().empty() ? "." : jobs[i].output.parent_path());
+  for (const auto& folder : folders) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(folder, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.size() > 1 && name[0] == '.' && name.find(mark) != std::string::npos) fs::remove(e.path(), ec);
+    }
+  }
+}
+
+// Runs the jobs marked in `run` in one worker; what it reported is added to `reported`.
+WorkerEnd run_one_worker(const std::vector<Job>& jobs, const std::vector<bool>& run, const std::set<std::size_t>& redo,
+                         const BatchOptions& options, Emitter& emit, ResultFeed& feed, std::atomic<bool>& stop,
+                         std::set<std::size_t>& reported) {
+  WorkerProcess w = spawn_worker(options.worker_argv);
+  cleanup::add_worker(w.pid);
+  send_jobs(jobs, run, redo, w.jobs.get());
+  w.jobs.reset();
+  WorkerEnd end = WorkerWatch(w, emit, feed, stop, reported).run();
+  cleanup::remove_worker(w.pid);
+  if (end.crashed) remove_temporaries_of(w.pid, jobs, end.running);
+  return end;
+}
+
+Result crashed_result(const Job& job, const std::string& reason) {
+  Result r = preset_result(job);
+  r.status = Status::failed;
+  r.error = reason;
+  r.command = std::string(job.encoder->name());
+  return r;
+}
+
+}  // namespace
+
+std::size_t run_supervised(const std::vector<Job>& jobs, const BatchOptions& options, ResultFeed& feed,
+                           std::atomic<bool>& stop) {
+  Emitter emit(options.order, feed);
+  std::set<std::size_t> pending;
+  for (const Job& j : jobs) {
+    if (j.preset) emit.emit(preset_result(j));
+    else pending.insert(j.index);
+  }
+  std::set<std::size_t> reported;
+  std::set<std::size_t> redo;  // every suspect: it may have written its output before the crash
+  auto only = [&](const std::set<std::size_t>& which) {
+    std::vector<bool> run(jobs.size(), false);
+    for (std::size_t i : which) run[i] = true;
+    return run;
+  };
+  int crashes_without_suspect = 0;
+  while (!pending.empty() && !stop.load()) {
+    const WorkerEnd end = run_one_worker(jobs, only(pending), redo, options, emit, feed, stop, reported);
+    for (std::size_t i : reported) pending.erase(i);
+    if (!end.crashed) {
+      if (stop.load()) break;
+      if (pending.empty()) break;
+      throw Error("the worker ended without reporting " + std::to_string(pending.size()) + " files");
+    }
+    if (end.running.empty() && ++crashes_without_suspect > 2) {
+      for (std::size_t i : pending) emit.emit(crashed_result(jobs[i], end.reason));
+      pending.clear();
+    }
+    redo.insert(end.running.begin(), end.running.end());
+    // With one suspect the cause is known; with several, each runs alone to find it. A
+    // suspect that neither crashes alone nor reports stays pending.
+    for (std::size_t suspect : end.running) {
+      if (stop.load()) break;
+      WorkerEnd alone = end;
+      if (end.running.size() > 1) alone = run_one_worker(jobs, only({suspect}), redo, options, emit, feed, stop, reported);
+      if (alone.crashed && !reported.count(suspect)) {
+        emit.emit(crashed_result(jobs[suspect], alone.reason));
+        reported.insert(suspect);
+      }
+    }
+    for (std::size_t i : reported) pending.erase(i);
+  }
+  for (std::size_t i : pending) emit.pass(i);
+  return pending.size();
+}
+
+}  // namespace mediabatch

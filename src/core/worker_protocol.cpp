@@ -1,0 +1,161 @@
+#include "core/worker_protocol.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "mediabatch/errors.hpp"
+#include "mediabatch/text.hpp"
+
+namespace mediabatch::worker {
+
+namespace {
+
+class Out {
+ public:
+  explicit Out(RecordType type) : bytes_(4, '\0') { bytes_.push_back(static_cast<char>(type)); }
+  Out& u64(std::uint64_t v) {
+    bytes_.append(reinterpret_cast<const char*>(&v), sizeof v);
+    return *this;
+  }
+  Out& f64(double v) {
+    bytes_.append(reinterpret_cast<const char*>(&v), sizeof v);
+    return *this;
+  }
+  Out& str(const std::string& s) {
+    u64(s.size());
+    bytes_ += s;
+    return *this;
+  }
+  // The frame: a 32-bit length of what follows it, then the type and the fields.
+  std::string done() {
+    const auto n = static_cast<std::uint32_t>(bytes_.size() - 4);
+    std::memcpy(bytes_.data(), &n, sizeof n);
+    return std::move(bytes_);
+  }
+
+ private:
+  std::string bytes_;
+};
+
+class In {
+ public:
+  explicit In(const std::string& payload) : p_(payload) {}
+  std::uint64_t u64() {
+    std::uint64_t v = 0;
+    take(&v, sizeof v);
+    return v;
+  }
+  double f64() {
+    double v = 0;
+    take(&v, sizeof v);
+    return v;
+  }
+  std::string str() {
+    const std::uint64_t n = u64();
+    if (n > p_.size() - at_) throw Error("worker protocol: a field runs past its record");
+    std::string s = p_.substr(at_, n);
+    at_ += n;
+    return s;
+  }
+
+ private:
+  void take(void* out, std::size_t n) {
+    if (n > p_.size() - at_) throw Error("worker protocol: a record ends early");
+    std::memcpy(out, p_.data() + at_, n);
+    at_ += n;
+  }
+  const std::string& p_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace
+
+std::string encode_job(const JobRecord& job) {
+  return Out(RecordType::job).u64(job.index).u64(job.size).u64(job.run | (job.redo << 1)).str(job.encoder).str(job.input).str(job.output).done();
+}
+
+std::string encode_end_of_jobs() { return Out(RecordType::end_of_jobs).done(); }
+
+std::string encode_started(std::size_t index) { return Out(RecordType::started).u64(index).done(); }
+
+std::string encode_result(const Result& r) {
+  Out o(RecordType::result);
+  o.u64(r.index).str(r.input).str(r.output).u64(r.more_outputs.size());
+  for (const auto& m : r.more_outputs) o.str(m);
+  o.str(r.command).u64(static_cast<std::uint64_t>(r.status)).str(r.error).str(r.warning).f64(r.seconds);
+  o.u64(r.bytes_in).u64(r.bytes_out).str(r.out_text).str(r.err_text).u64(r.cancelled);
+  return o.done();
+}
+
+JobRecord decode_job(const std::string& payload) {
+  In in(payload);
+  JobRecord j;
+  j.index = in.u64();
+  j.size = in.u64();
+  const std::uint64_t flags = in.u64();
+  j.run = flags & 1;
+  j.redo = flags & 2;
+  j.encoder = in.str();
+  j.input = in.str();
+  j.output = in.str();
+  return j;
+}
+
+std::size_t decode_started(const std::string& payload) {
+  In in(payload);
+  return in.u64();
+}
+
+Result decode_result(const std::string& payload) {
+  In in(payload);
+  Result r;
+  r.index = in.u64();
+  r.input = in.str();
+  r.output = in.str();
+  const std::uint64_t more = in.u64();
+  for (std::uint64_t i = 0; i < more; ++i) r.more_outputs.push_back(in.str());
+  r.command = in.str();
+  const std::uint64_t status = in.u64();
+  if (status > static_cast<std::uint64_t>(Status::skipped)) throw Error("worker protocol: unknown status");
+  r.status = static_cast<Status>(status);
+  r.error = in.str();
+  r.warning = in.str();
+  r.seconds = in.f64();
+  r.bytes_in = in.u64();
+  r.bytes_out = in.u64();
+  r.out_text = in.str();
+  r.err_text = in.str();
+  r.cancelled = in.u64() != 0;
+  return r;
+}
+
+bool RecordReader::next(Record& out) {
+  if (buffer_.size() - used_ < 5) return false;
+  std::uint32_t n = 0;
+  std::memcpy(&n, buffer_.data() + used_, sizeof n);
+  if (n == 0) throw Error("worker protocol: an empty record");
+  if (buffer_.size() - used_ - 4 < n) return false;
+  out.type = static_cast<RecordType>(buffer_[used_ + 4]);
+  out.payload.assign(buffer_, used_ + 5, n - 1);
+  used_ += 4 + n;
+  if (used_ > 65536 && used_ * 2 > buffer_.size()) {  // drop what was read, now and then
+    buffer_.erase(0, used_);
+    used_ = 0;
+  }
+  return true;
+}
+
+void RecordWriter::write(const std::string& record) {
+  std::lock_guard lock(mutex_);
+  std::size_t put = 0;
+  while (put < record.size()) {
+    const ssize_t n = ::write(fd_, record.data() + put, record.size() - put);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error("worker protocol: " + errno_text(errno));
+    put += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace mediabatch::worker
