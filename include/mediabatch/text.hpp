@@ -12,6 +12,11 @@ std::string upper(std::string s);
 bool iequals(std::string_view a, std::string_view b) noexcept;
 // The lower-case extension of a file name with its dot (".wav"), empty when it has none.
 std::string lower_extension(const std::string& filename);
+// Text from outside (a file name, a library's message) made safe for a terminal: control
+// characters become \n, \t, \r or \xNN (so a name holding an ANSI escape cannot rewrite the
+// screen), bytes that are not UTF-8 become \xNN; keep_newlines leaves
+// '\n' as it is (for messages of several lines we wrote ourselves).
+std::string printable(std::string_view s, bool keep_newlines = false);
 // "No such file or directory": the text of an errno value.
 std::string errno_text(int error);
 // One number through a printf format with one conversion ("%+.2f dB").

@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/text.hpp"
 
 namespace mediabatch::cli {
 
@@ -73,10 +74,10 @@ int dispatch(CommandLine& cl, const std::vector<std::string>& exec_command) {
     for (auto& [sub, enc] : cl.encoders)
       if (sub->parsed()) return run_encoders(cl.common, {enc}, std::string(enc->name()));
   } catch (const UsageError& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", printable(e.what(), true));
     return exit_usage;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", printable(e.what(), true));
     return exit_failed;
   }
   return exit_usage;

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include "mediabatch/text.hpp"
+
 namespace mediabatch::cli {
 
 namespace {
@@ -77,18 +79,21 @@ void Console::result(const Result& r) {
     write_all(stdout, r.out_text);
     std::fflush(stdout);
     write_all(stderr, r.err_text);
-    if (r.status == Status::failed) std::fprintf(stderr, "mediabatch: failed: %s: %s\n", r.input.c_str(), r.error.c_str());
+    if (r.status == Status::failed)
+      std::fprintf(stderr, "mediabatch: failed: %s: %s\n", printable(r.input).c_str(), printable(r.error).c_str());
   } else if (r.status == Status::failed && options_.quiet) {
-    std::fprintf(stderr, "failed  %s: %s\n", r.input.c_str(), r.error.c_str());
+    std::fprintf(stderr, "failed  %s: %s\n", printable(r.input).c_str(), printable(r.error).c_str());
   } else if (!options_.quiet) {
+    // Names and reasons come from outside: a name may hold a newline or an ANSI escape.
+    const std::string input = printable(r.input), output = printable(r.output);
     std::string more = r.more_outputs.empty() ? "" : " (+" + std::to_string(r.more_outputs.size()) + " more)";
     if (r.status == Status::ok && r.seconds < 1)
-      std::fprintf(stdout, "ok      %s -> %s%s (%.0f ms)", r.input.c_str(), r.output.c_str(), more.c_str(), r.seconds * 1000);
+      std::fprintf(stdout, "ok      %s -> %s%s (%.0f ms)", input.c_str(), output.c_str(), more.c_str(), r.seconds * 1000);
     else if (r.status == Status::ok)
-      std::fprintf(stdout, "ok      %s -> %s%s (%.2f s)", r.input.c_str(), r.output.c_str(), more.c_str(), r.seconds);
+      std::fprintf(stdout, "ok      %s -> %s%s (%.2f s)", input.c_str(), output.c_str(), more.c_str(), r.seconds);
     else
-      std::fprintf(stdout, "%-7s %s: %s", to_string(r.status), r.input.c_str(), r.error.c_str());
-    if (!r.warning.empty()) std::fprintf(stdout, " [warning: %s]", r.warning.c_str());
+      std::fprintf(stdout, "%-7s %s: %s", to_string(r.status), input.c_str(), printable(r.error).c_str());
+    if (!r.warning.empty()) std::fprintf(stdout, " [warning: %s]", printable(r.warning).c_str());
     std::fputc('\n', stdout);
     std::fflush(stdout);
   }
