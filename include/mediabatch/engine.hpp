@@ -5,7 +5,6 @@
 // shares, the scheduler, the stream of results to the sinks, Ctrl-C and the encoders' finish().
 #include <atomic>
 #include <cstddef>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,10 +47,10 @@ struct BatchOptions {
   std::string command;            // "thumbs", "convert", "exec": for results of preset jobs
   std::vector<std::string> exec_command;  // exec: the program and its arguments, with placeholders
   double exec_grace_seconds = 2;  // exec: between SIGTERM and SIGKILL
-  // Encoder jobs run in a worker process, this program started again with these arguments
-  // (it must call run_worker()), which the batch supervises: a file that crashes a library
-  // fails alone, and a fresh worker takes the rest. Empty: every job runs in this process.
-  std::vector<std::string> worker_argv;
+  // Encoder jobs run in a worker process forked from this one, which the batch supervises: a
+  // file that crashes a library fails alone, and a fresh worker takes the rest. Off: every
+  // job runs in this process.
+  bool isolate = false;
 };
 
 struct BatchOutcome {
@@ -80,22 +79,9 @@ class Batch {
   Result run_one(const Job& job, const std::atomic<bool>& stop) const;
   void finish_encoders(const std::vector<fs::path>& written, BatchOutcome& outcome);
 
-  friend int run_worker(const std::vector<Encoder*>& encoders, BatchOptions options);
-
   std::vector<Job> jobs_;
   std::vector<Encoder*> encoders_;
   BatchOptions options_;
-  std::function<void(const Job&)> on_start_;  // a worker's "started" record
-  bool finish_ = true;                        // a worker leaves finish() to its supervisor
 };
-
-// True in a worker process that a supervising Batch started (MEDIABATCH_WORKER is set).
-bool is_worker_process() noexcept;
-
-// The worker's side: reads the planned batch from stdin (every job, so plan() sees them all,
-// and which of them to run), runs those in this process and writes "started" and each
-// result to descriptor 3 for the supervisor. `encoders` are the command's, already validated;
-// `options` as the supervisor's (worker_argv is ignored). Returns the exit code.
-int run_worker(const std::vector<Encoder*>& encoders, BatchOptions options);
 
 }  // namespace mediabatch

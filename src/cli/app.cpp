@@ -97,7 +97,6 @@ int run(int argc, char** argv, EncoderList encoders) {
   }
   const std::string first = args.empty() ? "" : args[0];
   CommandLine cl;
-  cl.common.argv.assign(argv, argv + argc);
   add_commands(cl, encoders, first);
   const bool is_known = first == "exec" || first == "convert" || first == "report" ||
                         std::any_of(cl.encoders.begin(), cl.encoders.end(),

@@ -29,7 +29,6 @@ struct Common {
   std::string retry_failed;
   bool no_isolation = false;
   std::vector<std::string> inputs;
-  std::vector<std::string> argv;  // the whole command line, to start a worker with
 };
 
 // Adds the common options to a command; with_outputs for commands that write files.

@@ -8,7 +8,6 @@ namespace mediabatch::cli {
 
 int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const std::string& command) {
   for (Encoder* e : encoders) e->validate();
-  if (is_worker_process()) return run_worker(encoders, batch_options(c, command));
   Common named = c;
   if (c.inputs.empty() && c.retry_failed.empty() && encoders.size() == 1) named.inputs = encoders.front()->default_inputs();
   auto inputs = gather_inputs(named, false);
@@ -19,7 +18,7 @@ int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const s
   auto jobs = plan_encoder_jobs(inputs, candidates, po);
   std::vector<Input>().swap(inputs);  // only the jobs are kept while the batch runs
   BatchOptions options = batch_options(c, command);
-  if (!c.no_isolation) options.worker_argv = c.argv;
+  options.isolate = !c.no_isolation;
   Batch batch(std::move(jobs), encoders, std::move(options));
   if (c.dry_run) {
     for (const auto& j : batch.jobs()) {

@@ -46,7 +46,6 @@ Batch::Batch(std::vector<Job> jobs, std::vector<Encoder*> encoders, BatchOptions
 }
 
 Result Batch::run_one(const Job& job, const std::atomic<bool>& stop) const {
-  if (on_start_) on_start_(job);
   if (job.encoder) return run_job(job, options_.job, stop);
   ExecLimits limits;
   limits.timeout_seconds = options_.job.timeout_seconds;
@@ -59,7 +58,7 @@ BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>&
   const bool keep_outputs =
       std::any_of(encoders_.begin(), encoders_.end(), [](const Encoder* e) { return e->wants_outputs(); });
   ResultFeed feed(sinks, options_.command, keep_outputs, outcome);
-  const bool supervised = !options_.worker_argv.empty() && !encoders_.empty();
+  const bool supervised = options_.isolate && !encoders_.empty();
   {
     SignalWatcher watcher(stop, {});
     if (supervised) {
@@ -78,7 +77,7 @@ BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>&
   }
   jobs_.clear();
   outcome.interrupted = stop.load();
-  if (!outcome.interrupted && finish_) finish_encoders(feed.written(), outcome);
+  if (!outcome.interrupted) finish_encoders(feed.written(), outcome);
   return outcome;
 }
 

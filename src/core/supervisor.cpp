@@ -1,13 +1,12 @@
-// The supervising side of crash containment (see supervisor.hpp). The worker is started
-// with posix_spawn in a process group of its own, so Ctrl-C reaches it once, through us.
+// The supervising side of crash containment (see supervisor.hpp). The worker is forked into
+// a process group of its own, so Ctrl-C reaches it once, through us.
 #include "core/supervisor.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,12 +18,11 @@
 #include <string>
 
 #include "core/cleanup.hpp"
+#include "core/worker.hpp"
 #include "core/worker_protocol.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/file_io.hpp"
 #include "mediabatch/text.hpp"
-
-extern char** environ;
 
 namespace mediabatch {
 
@@ -92,75 +90,43 @@ struct WorkerEnd {
   std::string reason;             // "crashed: SIGABRT (the last line it wrote to stderr)"
 };
 
-// One worker process: its pid and our ends of its three channels.
+// One worker process: its pid and our ends of its two channels.
 struct WorkerProcess {
   pid_t pid = -1;
-  Fd jobs;     // its stdin (a socket: writing to a dead worker fails, it does not raise SIGPIPE)
-  Fd journal;  // its descriptor 3
+  Fd journal;  // its "started" and results
   Fd errors;   // its stderr
 };
 
-WorkerProcess spawn_worker(const std::vector<std::string>& argv) {
-  int jobs[2], journal[2], errors[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, jobs) != 0 || ::pipe2(journal, O_CLOEXEC) != 0 ||
-      ::pipe2(errors, O_CLOEXEC) != 0)
+// Forks the worker: it shares what this process has loaded and planned (no second start-up),
+// and has no thread but the forking one, which runs its jobs and then _exits.
+WorkerProcess fork_worker(const std::vector<Job>& jobs, const std::set<std::size_t>& run,
+                          const std::set<std::size_t>& redo, const BatchOptions& options) {
+  int journal[2], errors[2];
+  if (::pipe2(journal, O_CLOEXEC) != 0) throw Error("starting a worker: " + errno_text(errno));
+  if (::pipe2(errors, O_CLOEXEC) != 0) {
+    ::close(journal[0]);
+    ::close(journal[1]);
     throw Error("starting a worker: " + errno_text(errno));
+  }
   WorkerProcess w;
-  w.jobs.reset(jobs[0]);
   w.journal.reset(journal[0]);
   w.errors.reset(errors[0]);
-  const Fd child_jobs(jobs[1]), child_journal(journal[1]), child_errors(errors[1]);
-
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, child_jobs.get(), 0);
-  posix_spawn_file_actions_adddup2(&fa, child_journal.get(), 3);
-  posix_spawn_file_actions_adddup2(&fa, child_errors.get(), 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-  env_strings.emplace_back("MEDIABATCH_WORKER=1");
-  std::vector<char*> env, args;
-  for (auto& e : env_strings) env.push_back(e.data());
-  env.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& a : argv_copy) args.push_back(a.data());
-  args.push_back(nullptr);
-  const int rc = ::posix_spawn(&w.pid, "/proc/self/exe", &fa, &attr, args.data(), env.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw Error("starting a worker: " + errno_text(rc));
+  Fd child_journal(journal[1]), child_errors(errors[1]);
+  const pid_t parent = ::getpid();
+  std::fflush(nullptr);  // nothing buffered may be written twice
+  w.pid = ::fork();
+  if (w.pid < 0) throw Error("starting a worker: " + errno_text(errno));
+  if (w.pid == 0) {
+    // Its own process group: Ctrl-C reaches it once, through the supervisor. A supervisor
+    // that dies takes it along, as a second Ctrl-C would.
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(130);
+    ::dup2(child_errors.get(), STDERR_FILENO);
+    ::_exit(worker_main(jobs, run, redo, options, child_journal.get()));
+  }
+  ::setpgid(w.pid, w.pid);
   return w;
-}
-
-// Sends every job (so the encoders' plan() sees the whole batch), which ones to run, and which
-// of those to redo.
-void send_jobs(const std::vector<Job>& jobs, const std::vector<bool>& run, const std::set<std::size_t>& redo, int fd) {
-  std::string all;
-  for (const Job& j : jobs) {
-    if (j.preset) continue;
-    worker::JobRecord rec;
-    rec.index = j.index;
-    rec.size = j.size;
-    rec.run = run[j.index];
-    rec.redo = redo.count(j.index) > 0;
-    rec.encoder = std::string(j.encoder->name());
-    rec.input = j.input;
-    rec.output = j.output.string();
-    all += worker::encode_job(rec);
-  }
-  all += worker::encode_end_of_jobs();
-  std::size_t put = 0;
-  while (put < all.size()) {
-    const ssize_t n = ::send(fd, all.data() + put, all.size() - put, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the worker is gone already; its end tells why
-    put += static_cast<std::size_t>(n);
-  }
 }
 
 // Reads the worker's journal and stderr until both close, forwarding its stderr to ours and
@@ -274,13 +240,11 @@ void remove_temporaries_of(pid_t pid, const std::vector<Job>& jobs, const std::s
 }
 
 // Runs the jobs marked in `run` in one worker; what it reported is added to `reported`.
-WorkerEnd run_one_worker(const std::vector<Job>& jobs, const std::vector<bool>& run, const std::set<std::size_t>& redo,
-                         const BatchOptions& options, Emitter& emit, ResultFeed& feed, std::atomic<bool>& stop,
-                         std::set<std::size_t>& reported) {
-  WorkerProcess w = spawn_worker(options.worker_argv);
+WorkerEnd run_one_worker(const std::vector<Job>& jobs, const std::set<std::size_t>& run,
+                         const std::set<std::size_t>& redo, const BatchOptions& options, Emitter& emit,
+                         ResultFeed& feed, std::atomic<bool>& stop, std::set<std::size_t>& reported) {
+  WorkerProcess w = fork_worker(jobs, run, redo, options);
   cleanup::add_worker(w.pid);
-  send_jobs(jobs, run, redo, w.jobs.get());
-  w.jobs.reset();
   WorkerEnd end = WorkerWatch(w, emit, feed, stop, reported).run();
   cleanup::remove_worker(w.pid);
   if (end.crashed) remove_temporaries_of(w.pid, jobs, end.running);
@@ -307,14 +271,9 @@ std::size_t run_supervised(const std::vector<Job>& jobs, const BatchOptions& opt
   }
   std::set<std::size_t> reported;
   std::set<std::size_t> redo;  // every suspect: it may have written its output before the crash
-  auto only = [&](const std::set<std::size_t>& which) {
-    std::vector<bool> run(jobs.size(), false);
-    for (std::size_t i : which) run[i] = true;
-    return run;
-  };
   int crashes_without_suspect = 0;
   while (!pending.empty() && !stop.load()) {
-    const WorkerEnd end = run_one_worker(jobs, only(pending), redo, options, emit, feed, stop, reported);
+    const WorkerEnd end = run_one_worker(jobs, pending, redo, options, emit, feed, stop, reported);
     for (std::size_t i : reported) pending.erase(i);
     if (!end.crashed) {
       if (stop.load()) break;
@@ -331,7 +290,7 @@ std::size_t run_supervised(const std::vector<Job>& jobs, const BatchOptions& opt
     for (std::size_t suspect : end.running) {
       if (stop.load()) break;
       WorkerEnd alone = end;
-      if (end.running.size() > 1) alone = run_one_worker(jobs, only({suspect}), redo, options, emit, feed, stop, reported);
+      if (end.running.size() > 1) alone = run_one_worker(jobs, {suspect}, redo, options, emit, feed, stop, reported);
       if (alone.crashed && !reported.count(suspect)) {
         emit.emit(crashed_result(jobs[suspect], alone.reason));
         reported.insert(suspect);

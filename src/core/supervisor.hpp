@@ -1,5 +1,5 @@
 #pragma once
-// Crash containment: a batch's encoder jobs run in a worker process (this program again),
+// Crash containment: a batch's encoder jobs run in a worker process (forked from this one),
 // which this side supervises through a journal of started and finished jobs. When the worker
 // dies from a signal, the jobs it was running are the suspects: each is run again alone in a
 // fresh worker, the one that kills it is reported failed ("crashed: SIGABRT (...)"), the
@@ -13,8 +13,7 @@
 
 namespace mediabatch {
 
-// Runs `jobs` (presets are reported here) in supervised workers started with
-// options.worker_argv, streaming every result to `feed` in options.order. Returns how many
+// Runs `jobs` (presets are reported here) in supervised worker processes, streaming every result to `feed` in options.order. Returns how many
 // jobs were not started (when `stop` turned true). Main thread only.
 std::size_t run_supervised(const std::vector<Job>& jobs, const BatchOptions& options, ResultFeed& feed,
                            std::atomic<bool>& stop);

@@ -1,92 +1,41 @@
-// The worker's side of crash containment (src/core/supervisor.hpp): the jobs come on stdin,
-// "started" and each result go to descriptor 3, the user is never addressed directly.
-#include <signal.h>
-#include <sys/prctl.h>
-#include <unistd.h>
+#include "core/worker.hpp"
 
-#include <cerrno>
-#include <cstdlib>
+#include <exception>
 
+#include "core/signals.hpp"
 #include "core/worker_protocol.hpp"
-#include "mediabatch/engine.hpp"
-#include "mediabatch/errors.hpp"
-#include "mediabatch/text.hpp"
+#include "mediabatch/scheduler.hpp"
 
 namespace mediabatch {
 
-namespace {
-
-constexpr int kJournalFd = 3;
-
-// The planned batch as the supervisor sent it, and which of its jobs to run.
-std::vector<Job> read_jobs(const std::vector<Encoder*>& encoders, std::vector<bool>& run) {
-  worker::RecordReader reader;
-  std::vector<Job> jobs;
-  char buf[65536];
-  for (;;) {
-    worker::Record rec;
-    while (reader.next(rec)) {
-      if (rec.type == worker::RecordType::end_of_jobs) return jobs;
-      if (rec.type != worker::RecordType::job) throw Error("worker: unexpected record from the supervisor");
-      const worker::JobRecord r = worker::decode_job(rec.payload);
-      Job j;
-      j.index = r.index;
-      j.size = r.size;
-      j.input = r.input;
-      j.output = r.output;
-      j.redo = r.redo;
-      for (const Encoder* e : encoders)
-        if (e->name() == r.encoder) j.encoder = e;
-      if (!j.encoder) throw Error("worker: no encoder named " + r.encoder);
-      jobs.push_back(std::move(j));
-      run.push_back(r.run);
+int worker_main(const std::vector<Job>& jobs, const std::set<std::size_t>& run, const std::set<std::size_t>& redo,
+                const BatchOptions& options, int journal_fd) noexcept {
+  try {
+    std::vector<Job> mine;
+    for (const Job& j : jobs) {
+      if (!run.count(j.index)) continue;
+      mine.push_back(j);
+      mine.back().redo = redo.count(j.index) > 0;
     }
-    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw Error("worker: the supervisor closed the job list early");
-    reader.append(buf, static_cast<std::size_t>(n));
+    worker::RecordWriter journal(journal_fd);
+    std::atomic<bool> stop{false};
+    SignalWatcher watcher(stop, {});
+    SchedulerOptions sopts;
+    sopts.slots = options.slots;
+    sopts.order = Order::completion;  // the supervisor puts results in order
+    sopts.largest_first = options.largest_first;
+    sopts.timeout_seconds = options.job.timeout_seconds;
+    Scheduler(sopts).run(
+        std::move(mine),
+        [&](const Job& j) {
+          journal.write(worker::encode_started(j.index));
+          return run_job(j, options.job, stop);
+        },
+        [&](Result&& r) { journal.write(worker::encode_result(r)); }, stop);
+    return stop.load() ? 130 : 0;
+  } catch (const std::exception&) {
+    return 70;  // the journal is gone: the supervisor sees the worker end early
   }
-}
-
-// Each result, the moment the batch reports it.
-class JournalSink final : public BatchSink {
- public:
-  explicit JournalSink(worker::RecordWriter& out) : out_(out) {}
-  void result(const Result& r) override { out_.write(worker::encode_result(r)); }
-
- private:
-  worker::RecordWriter& out_;
-};
-
-}  // namespace
-
-bool is_worker_process() noexcept {
-  const char* v = std::getenv("MEDIABATCH_WORKER");
-  return v && *v;
-}
-
-int run_worker(const std::vector<Encoder*>& encoders, BatchOptions options) {
-  // A supervisor that dies takes its worker along (as a second Ctrl-C would).
-  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (::getppid() == 1) return 130;
-  ::unsetenv("MEDIABATCH_WORKER");
-  std::vector<bool> run;
-  std::vector<Job> jobs = read_jobs(encoders, run);
-  options.worker_argv.clear();
-  options.order = Order::completion;  // the supervisor puts results in order
-
-  Batch batch(std::move(jobs), encoders, options);  // plan() sees the whole batch
-  std::vector<Job> mine;
-  for (Job& j : batch.jobs_)
-    if (run[&j - batch.jobs_.data()]) mine.push_back(std::move(j));
-  batch.jobs_ = std::move(mine);
-  batch.finish_ = false;
-  worker::RecordWriter journal(kJournalFd);
-  batch.on_start_ = [&](const Job& j) { journal.write(worker::encode_started(j.index)); };
-  JournalSink sink(journal);
-  std::atomic<bool> stop{false};
-  const BatchOutcome outcome = batch.run({&sink}, stop);
-  return outcome.interrupted ? 130 : 0;
 }
 
 }  // namespace mediabatch

@@ -72,12 +72,6 @@ class In {
 
 }  // namespace
 
-std::string encode_job(const JobRecord& job) {
-  return Out(RecordType::job).u64(job.index).u64(job.size).u64(job.run | (job.redo << 1)).str(job.encoder).str(job.input).str(job.output).done();
-}
-
-std::string encode_end_of_jobs() { return Out(RecordType::end_of_jobs).done(); }
-
 std::string encode_started(std::size_t index) { return Out(RecordType::started).u64(index).done(); }
 
 std::string encode_result(const Result& r) {
@@ -87,20 +81,6 @@ std::string encode_result(const Result& r) {
   o.str(r.command).u64(static_cast<std::uint64_t>(r.status)).str(r.error).str(r.warning).f64(r.seconds);
   o.u64(r.bytes_in).u64(r.bytes_out).str(r.out_text).str(r.err_text).u64(r.cancelled);
   return o.done();
-}
-
-JobRecord decode_job(const std::string& payload) {
-  In in(payload);
-  JobRecord j;
-  j.index = in.u64();
-  j.size = in.u64();
-  const std::uint64_t flags = in.u64();
-  j.run = flags & 1;
-  j.redo = flags & 2;
-  j.encoder = in.str();
-  j.input = in.str();
-  j.output = in.str();
-  return j;
 }
 
 std::size_t decode_started(const std::string& payload) {

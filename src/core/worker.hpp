@@ -1,0 +1,18 @@
+#pragma once
+// The worker's side of crash containment (supervisor.hpp): in a process forked from the
+// supervisor, it runs its share of the batch on the scheduler and keeps the journal.
+#include <cstddef>
+#include <set>
+#include <vector>
+
+#include "mediabatch/engine.hpp"
+
+namespace mediabatch {
+
+// Runs the jobs whose index is in `run` (those in `redo` even when up to date), writing
+// "started" and each result to journal_fd. SIGTERM stops it as Ctrl-C would. Returns the
+// process's exit code: 0, or 130 when stopped. Never throws.
+int worker_main(const std::vector<Job>& jobs, const std::set<std::size_t>& run, const std::set<std::size_t>& redo,
+                const BatchOptions& options, int journal_fd) noexcept;
+
+}  // namespace mediabatch
