@@ -2,6 +2,7 @@
 // Small text helpers for the engine and the encoders (ASCII case rules: file extensions,
 // tag names and cue sheet keywords are ASCII). Pure functions; thread-safe; throw nothing but
 // std::bad_alloc.
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,8 @@ std::string printable(std::string_view s, bool keep_newlines = false);
 std::string errno_text(int error);
 // One number through a printf format with one conversion ("%+.2f dB").
 std::string number_text(const char* format, double value);
+// "3600 megapixels", "0.077 megapixels": an image's size in a reason such as "above --max-pixels".
+std::string megapixels_text(std::uint64_t pixels);
 // "0.5", "30": seconds as a user typed them, for reasons such as "timed out after 0.5 s".
 std::string seconds_text(double seconds);
 // "2.500 s": a media time to the millisecond, for reasons such as "a corrupt packet at 2.500 s".

@@ -88,6 +88,11 @@ std::string number_text(const char* format, double value) {
   return buf;
 }
 
+std::string megapixels_text(std::uint64_t pixels) {
+  const double mp = static_cast<double>(pixels) / 1e6;
+  return number_text(mp < 10 ? "%.2g" : "%.0f", mp) + " megapixels";
+}
+
 std::string seconds_text(double seconds) { return number_text("%g", seconds); }
 
 std::string media_time_text(double seconds) { return number_text("%.3f s", seconds); }

@@ -1,17 +1,25 @@
 // Tests of `mediabatch dicom`: DICOM files written here byte by byte (explicit VR little
 // endian), converted, then read back with libpng and compared with DCMTK's dcmj2pnm and with
 // GDCM's own compressed forms (gdcmconv).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <png.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
@@ -95,6 +103,7 @@ struct GrayParams {
   std::string slope = "1", intercept = "0";
   std::string patient = "DOE^JANE";
   std::string voi_function;  // (0028,1056); empty: none
+  unsigned claimed_frames = 0;  // Number of Frames written instead of `frames` when not 0
 };
 
 // A 16-bit-allocated grayscale image: a gradient plus a fixed pseudo-random texture.
@@ -110,7 +119,7 @@ std::string gray_dicom(const GrayParams& p, bool preamble = true) {
   w.str(0x10, 0x20, "LO", "PID-31337");
   w.us(0x28, 2, 1);
   w.str(0x28, 4, "CS", p.photometric);
-  if (p.frames > 1) w.str(0x28, 8, "IS", std::to_string(p.frames));
+  if (p.frames > 1 || p.claimed_frames > 0) w.str(0x28, 8, "IS", std::to_string(p.claimed_frames ? p.claimed_frames : p.frames));
   w.us(0x28, 0x10, static_cast<std::uint16_t>(p.height));
   w.us(0x28, 0x11, static_cast<std::uint16_t>(p.width));
   w.us(0x28, 0x100, 16);
@@ -731,6 +740,171 @@ TEST_F(DicomTest, CommandLine) {
 
   r = mbtest::mediabatch({"dicom", "--window", "wide", good.string()});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+}
+
+// ---- size limits: bombs made here, never committed ----------------------------------------
+
+std::string le32(std::uint32_t v) {
+  std::string out;
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  return out;
+}
+
+// The explicit VR little endian header of (group,element) with this VR, as in the files above.
+std::size_t find_element(const std::string& dicom, std::uint16_t group, std::uint16_t element, const char* vr) {
+  const std::string head{static_cast<char>(group & 0xFF), static_cast<char>(group >> 8),
+                         static_cast<char>(element & 0xFF), static_cast<char>(element >> 8), vr[0], vr[1]};
+  const std::size_t at = dicom.find(head);
+  if (at == std::string::npos) throw std::runtime_error("no such element in the test file");
+  return at;
+}
+
+// Rows and Columns set to what a header may claim, over the pixel data of a small image.
+std::string claiming_size(std::uint16_t rows, std::uint16_t columns) {
+  std::string d = gray_dicom(GrayParams{});
+  for (auto [element, v] : {std::pair{0x10, rows}, {0x11, columns}}) {
+    const std::size_t at = find_element(d, 0x28, static_cast<std::uint16_t>(element), "US") + 8;
+    d[at] = static_cast<char>(v & 0xFF);
+    d[at + 1] = static_cast<char>(v >> 8);
+  }
+  return d;
+}
+
+// A small image whose Pixel Data claims `length` bytes (the file ends long before).
+std::string pixel_data_claiming(std::uint32_t length) {
+  std::string d = gray_dicom(GrayParams{});
+  d.replace(find_element(d, 0x7fe0, 0x10, "OW") + 8, 4, le32(length));
+  return d;
+}
+
+// A private OB value before the image claiming `length` bytes.
+std::string private_value_claiming(std::uint32_t length) {
+  std::string d = gray_dicom(GrayParams{});
+  const std::string value = std::string("\x09\x00\x10\x10OB\0\0", 8) + le32(length) + std::string(16, '\x55');
+  return d.insert(find_element(d, 0x10, 0x10, "PN"), value);
+}
+
+// RLE Lossless Pixel Data, encapsulated: an empty offset table, then a fragment claiming `length`.
+std::string fragment_claiming(std::uint32_t length) {
+  DicomWriter w;
+  w.str(2, 1, "OB", std::string("\0\1", 2));
+  w.str(2, 2, "UI", "1.2.840.10008.5.1.4.1.1.7");
+  w.str(2, 3, "UI", "1.2.3.4.5.6.11");
+  w.str(8, 0x16, "UI", "1.2.840.10008.5.1.4.1.1.7");
+  w.str(8, 0x18, "UI", "1.2.3.4.5.6.11");
+  w.us(0x28, 2, 1);
+  w.str(0x28, 4, "CS", "MONOCHROME2");
+  w.us(0x28, 0x10, 48);
+  w.us(0x28, 0x11, 64);
+  w.us(0x28, 0x100, 8);
+  w.us(0x28, 0x101, 8);
+  w.us(0x28, 0x102, 7);
+  w.us(0x28, 0x103, 0);
+  const std::string item("\xFE\xFF\x00\xE0", 4);
+  return w.bytes(true, "1.2.840.10008.1.2.5") + std::string("\xE0\x7F\x10\x00OB\0\0", 8) + le32(0xFFFFFFFFu) +
+         item + le32(0) + item + le32(length) + std::string(64, '\0') + std::string("\xFE\xFF\xDD\xE0", 4) + le32(0);
+}
+
+// Peak resident memory of a program run to its end: wait4 reports the largest process of the
+// tree (the program and any worker it starts), as GNU time's "Maximum resident set size".
+// The address space is capped at 4 GB so that a limit that stopped working fails the test
+// with an allocation error instead of taking the machine's memory.
+long peak_rss_kb(const std::vector<std::string>& argv, int* exit_code) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    const rlimit cap{rlim_t{4} << 30, rlim_t{4} << 30};
+    setrlimit(RLIMIT_AS, &cap);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid) return -1;
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return usage.ru_maxrss;
+}
+
+TEST_F(DicomTest, BombsFailBeforeGdcmAllocatesForThem) {
+  GrayParams frames;
+  frames.width = frames.height = 256;
+  frames.claimed_frames = 10000;  // one frame present
+  const std::map<std::string, std::string> bombs = {
+      {"size.dcm", claiming_size(65535, 65535)},
+      {"frames.dcm", gray_dicom(frames)},
+      {"pixel_data.dcm", pixel_data_claiming(0xFFFFFFF0u)},
+      {"private.dcm", private_value_claiming(0xE0000000u)},
+      {"fragment.dcm", fragment_claiming(0xFFFFFFF0u)},
+  };
+  std::vector<std::string> argv{MEDIABATCH_BINARY, "dicom", "-j", "2", "--progress", "never", "--report",
+                                (dir / "report.jsonl").string(), "-o", (dir / "out").string()};
+  for (const auto& [name, bytes] : bombs) argv.push_back(write(name, bytes).string());
+  int exit_code = -1;
+  const long kb = peak_rss_kb(argv, &exit_code);
+  EXPECT_EQ(exit_code, 1);
+  EXPECT_GT(kb, 0);
+  EXPECT_LT(kb, 1024 * 1024) << "peak resident memory in KB";
+  std::printf("peak resident memory, dicom -j 2 with %zu bombs: %ld KB\n", bombs.size(), kb);
+
+  std::map<std::string, std::string> reasons;
+  std::istringstream lines(mbtest::read_file(dir / "report.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line);
+    reasons[fs::path(j.at("input").get<std::string>()).filename().string()] = j.value("error", "");
+  }
+  auto size_of = [&](const char* name) { return std::to_string(fs::file_size(dir / name)); };
+  EXPECT_EQ(reasons["size.dcm"], "image is 65535x65535 (4295 megapixels), above --max-pixels 250000000");
+  EXPECT_EQ(reasons["frames.dcm"], "image is 256x256 x 10000 frames (655 megapixels), above --max-pixels 250000000");
+  EXPECT_EQ(reasons["pixel_data.dcm"],
+            "truncated file: Pixel Data needs 4294967280 bytes, the file has " + size_of("pixel_data.dcm"));
+  EXPECT_EQ(reasons["private.dcm"],
+            "damaged file: element (0009,1010) needs 3758096384 bytes, the file has " + size_of("private.dcm"));
+  EXPECT_EQ(reasons["fragment.dcm"],
+            "truncated file: a Pixel Data fragment needs 4294967280 bytes, the file has " + size_of("fragment.dcm"));
+  EXPECT_TRUE(fs::is_empty(dir / "out")) << "no output, no temporary file";
+}
+
+// Rows x Columns x Number of Frames counts: 64x48 is 3072 pixels a frame.
+TEST_F(DicomTest, MaxPixelsLowersAndRaisesTheLimit) {
+  const auto one = write("one.dcm", gray_dicom(GrayParams{}));
+  try {
+    convert(one, dir / "one.png", {"--max-pixels", "3071"});
+    FAIL() << "3072 pixels must fail under --max-pixels 3071";
+  } catch (const mediabatch::Error& e) {
+    EXPECT_STREQ(e.what(), "image is 64x48 (0.0031 megapixels), above --max-pixels 3071");
+  }
+  EXPECT_FALSE(fs::exists(dir / "one.png"));
+  convert(one, dir / "one.png", {"--max-pixels", "3072"});
+  EXPECT_EQ(read_png(dir / "one.png").width, 64u);
+  convert(one, dir / "default.png");
+  EXPECT_EQ(max_diff(read_png(dir / "default.png"), read_png(dir / "one.png")), 0u);
+
+  GrayParams p;
+  p.frames = 3;
+  const auto three = write("three.dcm", gray_dicom(p));
+  try {
+    convert(three, dir / "three.png", {"--max-pixels", "9215"});
+    FAIL() << "3 frames of 3072 pixels must fail under --max-pixels 9215";
+  } catch (const mediabatch::Error& e) {
+    EXPECT_STREQ(e.what(), "image is 64x48 x 3 frames (0.0092 megapixels), above --max-pixels 9215");
+  }
+  convert(three, dir / "three.png", {"--max-pixels", "9216", "--frames", "all"});
+  EXPECT_TRUE(fs::exists(dir / "three_0003.png"));
+  convert(three, dir / "unlimited.png", {"--max-pixels", "0"});
+  EXPECT_TRUE(fs::exists(dir / "unlimited.png"));
+
+  for (const char* bad : {"-1", "many"}) {
+    auto encoder = mediabatch::make_dicom_encoder();
+    CLI::App app{"dicom"};
+    encoder->add_options(app);
+    std::vector<std::string> args{bad, "--max-pixels"};
+    EXPECT_THROW(app.parse(args), CLI::ParseError) << bad;
+  }
 }
 
 }  // namespace

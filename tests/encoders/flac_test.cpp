@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <FLAC++/metadata.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
@@ -652,6 +654,85 @@ TEST(FlacEncoder, ReplayGainThatFailsLeavesTheFileAsItWasAndNoTemporary) {
   // With room again, the same batch is tagged.
   h.finish();
   EXPECT_FALSE(tag_map(outs[0])["REPLAYGAIN_TRACK_GAIN"].empty());
+}
+
+// ---- size limits: what a header claims is checked, never allocated ------------------------
+
+// Caps this process's address space (RLIMIT_AS) at what it maps now plus `headroom` for its
+// lifetime: an allocation or reservation of a size a header claims then fails (bad_alloc)
+// instead of passing unnoticed. The encoder runs on this thread only (one thread a job).
+class AddressSpaceCap {
+ public:
+  explicit AddressSpaceCap(rlim_t headroom) {
+    EXPECT_EQ(::getrlimit(RLIMIT_AS, &old_), 0);
+    unsigned long pages = 0;
+    std::istringstream(mbtest::read_file("/proc/self/statm")) >> pages;
+    struct rlimit lower = old_;
+    lower.rlim_cur = static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) + headroom;
+    EXPECT_EQ(::setrlimit(RLIMIT_AS, &lower), 0);
+  }
+  ~AddressSpaceCap() { ::setrlimit(RLIMIT_AS, &old_); }
+  AddressSpaceCap(const AddressSpaceCap&) = delete;
+  AddressSpaceCap& operator=(const AddressSpaceCap&) = delete;
+
+ private:
+  struct rlimit old_ {};
+};
+
+// 16-bit stereo PCM at `rate`: the fmt chunk's 16 bytes.
+std::string pcm_fmt(std::uint32_t rate) {
+  return "fmt " + le32(16) + le16(1) + le16(2) + le32(rate) + le32(rate * 4) + le16(4) + le16(16);
+}
+
+std::string riff(const std::string& chunks) {
+  return "RIFF" + le32(static_cast<std::uint32_t>(4 + chunks.size())) + "WAVE" + chunks;
+}
+
+TEST(FlacEncoder, WavHeadersClaimingMoreThanTheFileFailWithoutAllocatingIt) {
+  TempDir dir;
+  const std::string samples(16, '\x11');
+  const std::string ds64 = "ds64" + le32(28) + le32(0) + le32(0) + le32(0) + le32(256) + le32(0) + le32(0) + le32(0);
+  const struct {
+    const char* name;
+    std::string bytes, error;
+  } cases[] = {
+      {"data.wav", riff(pcm_fmt(44100) + "data" + le32(0xFFFFFFF0u) + samples),
+       "truncated WAV data: expected 4294967280 bytes, found 16"},
+      {"rf64.wav",
+       "RF64" + le32(0xFFFFFFFFu) + "WAVE" + ds64 + pcm_fmt(44100) + "data" + le32(0xFFFFFFFFu) + samples,
+       "truncated WAV data: expected 1099511627776 bytes, found 16"},
+      {"fmt.wav", riff("fmt " + le32(0xFFFFFFF0u) + pcm_fmt(44100).substr(8) + "data" + le32(16) + samples),
+       "WAV has no data chunk"},
+      {"list.wav", riff(pcm_fmt(44100) + "LIST" + le32(0xFFFFFFF0u) + "INFO" + "data" + le32(16) + samples),
+       "WAV has no data chunk"},
+      {"rate.wav", riff(pcm_fmt(429496730u) + "data" + le32(16) + samples),
+       "WAV sample rate 429496730 Hz: FLAC holds 1 to 1048575 Hz"},
+  };
+  for (const auto& c : cases) mbtest::write_file(dir / c.name, c.bytes);
+  std::map<std::string, std::string> errors;
+  {
+    AddressSpaceCap cap(rlim_t{256} << 20);
+    for (const auto& c : cases) errors[c.name] = error_of(dir / c.name, dir / "out");
+  }
+  for (const auto& c : cases) EXPECT_EQ(errors[c.name], c.error) << c.name;
+}
+
+TEST(FlacEncoder, CueSheetAndAlbumFilesOverAMebibyteAreRefused) {
+  TempDir dir;
+  std::string cue = "PERFORMER \"A\"\nFILE \"disc.wav\" WAVE\n  TRACK 01 AUDIO\n    INDEX 01 00:00:00\n";
+  while (cue.size() <= (1u << 20)) cue += "REM COMMENT \"padding a cue sheet past any real one\"\n";
+  mbtest::write_file(dir / "big.cue", cue);
+  std::string album = R"({"artist": "A", "title": "T", "tracks": ["one"], "notes": ")";
+  album += std::string(1u << 20, 'x') + "\"}";
+  mbtest::write_file(dir / "big.json", album);
+  for (const auto& [option, file, what] : {std::tuple{"--cue", "big.cue", "cue sheet"}, {"--album", "big.json", "album file"}}) {
+    try {
+      flac_harness({option, (dir / file).string()});
+      ADD_FAILURE() << file << " accepted";
+    } catch (const mediabatch::UsageError& e) {
+      EXPECT_EQ(std::string(e.what()), std::string(what) + " " + (dir / file).string() + ": more than 1 MiB, too large to be one");
+    }
+  }
 }
 
 }  // namespace

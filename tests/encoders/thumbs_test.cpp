@@ -7,7 +7,13 @@
 extern "C" {
 #include <jpeglib.h>
 }
+#include <fcntl.h>
+#include <png.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <turbojpeg.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +28,7 @@ extern "C" {
 
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/file_io.hpp"
 #include "support/encoder_harness.hpp"
 #include "support/test_support.hpp"
 
@@ -540,6 +547,189 @@ TEST_F(Thumbs, CommandLineBatchWithABrokenFile) {
   EXPECT_NE(by_input["bad.jpg"]["error"].get<std::string>().find("decoding JPEG"), std::string::npos);
   EXPECT_EQ(by_input["cut.jpg"]["status"], "ok");
   EXPECT_NE(by_input["cut.jpg"].value("warning", "").find("Premature end of JPEG file"), std::string::npos);
+}
+
+// ---- size limits: bombs made here, never committed ----------------------------------------
+
+// A 60000x60000 white PNG, one bit a pixel: 3600 megapixels in about 500 KB. Run-length deflate
+// writes it in about a second.
+void write_png_bomb(const fs::path& path, std::uint32_t width, std::uint32_t height) {
+  const mediabatch::File file = mediabatch::open_file(path.string(), "wb");
+  ASSERT_TRUE(file) << path;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  std::vector<png_byte> row((width + 7) / 8, 0xFF);
+  if (setjmp(png_jmpbuf(png)) == 0) {
+    png_init_io(png, file.get());
+    png_set_IHDR(png, info, width, height, 1, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_set_filter(png, 0, PNG_FILTER_NONE);
+    png_set_compression_strategy(png, Z_RLE);
+    png_write_info(png, info);
+    for (std::uint32_t y = 0; y < height; ++y) png_write_row(png, row.data());
+    png_write_end(png, info);
+  } else {
+    ADD_FAILURE() << "libpng failed writing " << path;
+  }
+  png_destroy_write_struct(&png, &info);
+}
+
+// A 16x16 colour JPEG whose frame header (SOF0, or SOF2 when progressive) then claims
+// width x height: what a decoder allocates from is the header, the scan is never reached.
+std::string jpeg_claiming(unsigned width, unsigned height, bool progressive) {
+  std::vector<unsigned char> px(16 * 16 * 3, 200);
+  jpeg_compress_struct cinfo{};
+  jpeg_error_mgr err{};
+  cinfo.err = jpeg_std_error(&err);
+  jpeg_create_compress(&cinfo);
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &buf, &size);
+  cinfo.image_width = cinfo.image_height = 16;
+  cinfo.input_components = 3;
+  cinfo.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&cinfo);
+  if (progressive) jpeg_simple_progression(&cinfo);
+  jpeg_start_compress(&cinfo, TRUE);
+  for (unsigned y = 0; y < 16; ++y) {
+    JSAMPROW row = px.data() + y * 16 * 3;
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::string bytes(reinterpret_cast<char*>(buf), size);
+  std::free(buf);
+  const std::size_t sof = bytes.find(progressive ? "\xFF\xC2" : "\xFF\xC0");
+  if (sof == std::string::npos) throw std::runtime_error("no SOF in the JPEG libjpeg wrote");
+  bytes[sof + 5] = static_cast<char>(height >> 8);
+  bytes[sof + 6] = static_cast<char>(height & 0xFF);
+  bytes[sof + 7] = static_cast<char>(width >> 8);
+  bytes[sof + 8] = static_cast<char>(width & 0xFF);
+  return bytes;
+}
+
+// Headers of the other formats ImageMagick reads, claiming a size and holding no image.
+std::string le16(unsigned v) { return {static_cast<char>(v & 0xFF), static_cast<char>(v >> 8)}; }
+std::string le32(std::uint32_t v) { return le16(v & 0xFFFF) + le16(v >> 16); }
+std::string gif_claiming(unsigned w, unsigned h) {
+  return "GIF89a" + le16(w) + le16(h) + std::string("\0\0\0", 3) + "\x2C" + le32(0) + le16(w) + le16(h) +
+         std::string("\0\x02\x02\x4C\x01\0\x3B", 7);
+}
+std::string tiff_claiming(std::uint32_t w, std::uint32_t h) {
+  auto entry = [](unsigned tag, std::uint32_t v) { return le16(tag) + le16(4) + le32(1) + le32(v); };
+  return std::string("II\x2A\0", 4) + le32(8) + le16(2) + entry(256, w) + entry(257, h) + le32(0);
+}
+std::string webp_claiming(std::uint32_t w, std::uint32_t h) {
+  const std::string vp8x = std::string("VP8X") + le32(10) + le32(0) + le32(w - 1).substr(0, 3) + le32(h - 1).substr(0, 3);
+  return "RIFF" + le32(static_cast<std::uint32_t>(4 + vp8x.size())) + "WEBP" + vp8x;
+}
+
+std::string over_limit(const std::string& size, const std::string& megapixels, const std::string& limit = "250000000") {
+  return "image is " + size + " (" + megapixels + " megapixels), above --max-pixels " + limit;
+}
+
+TEST_F(Thumbs, BombsFailWithTheSizeTheirHeaderClaims) {
+  const fs::path png = dir / "bomb.png";
+  write_png_bomb(png, 60000, 60000);
+  EXPECT_LT(fs::file_size(png), 1u << 20);
+  Outcome o = thumb(png);
+  EXPECT_FALSE(o.ok);
+  EXPECT_EQ(o.error, over_limit("60000x60000", "3600"));
+  for (bool progressive : {false, true}) {
+    const fs::path jpg = dir / (progressive ? "bomb_progressive.jpg" : "bomb_baseline.jpg");
+    mbtest::write_file(jpg, jpeg_claiming(65500, 65500, progressive));
+    o = thumb(jpg);
+    EXPECT_FALSE(o.ok) << jpg;
+    EXPECT_EQ(o.error, over_limit("65500x65500", "4290")) << jpg;
+    EXPECT_FALSE(fs::exists(o.output));
+  }
+  const struct {
+    const char* name;
+    std::string bytes, size, megapixels;
+  } others[] = {
+      {"bomb.gif", gif_claiming(65535, 65535), "65535x65535", "4295"},
+      {"bomb.tif", tiff_claiming(100000, 100000), "100000x100000", "10000"},
+      {"bomb.webp", webp_claiming(20000, 20000), "20000x20000", "400"},
+  };
+  for (const auto& c : others) {
+    mbtest::write_file(dir / c.name, c.bytes);
+    EXPECT_EQ(thumb(dir / c.name).error, over_limit(c.size, c.megapixels)) << c.name;
+  }
+}
+
+// The stored size counts, whatever the format: 320x240 is 76800 pixels.
+TEST_F(Thumbs, MaxPixelsLowersAndRaisesTheLimit) {
+  const fs::path up = quadrants(dir);
+  for (const char* ext : {"jpg", "png", "gif", "tif", "webp"}) {
+    SCOPED_TRACE(ext);
+    const fs::path in = dir / (std::string("limit_") + ext + "." + ext);
+    run_ok("convert " + up.string() + " " + in.string());
+    Outcome o = thumb(in, {"--max-pixels", "76799"});
+    EXPECT_FALSE(o.ok);
+    EXPECT_EQ(o.error, over_limit("320x240", "0.077", "76799"));
+    EXPECT_FALSE(fs::exists(o.output));
+    o = thumb(in, {"--max-pixels", "76800", "--size", "64"});
+    ASSERT_TRUE(o.ok) << o.error;
+    expect_upright(o.output, std::string(ext) + " at the limit");
+    o = thumb(in, {"--max-pixels", "0", "--size", "64"});
+    ASSERT_TRUE(o.ok) << o.error;
+    o = thumb(in, {"--size", "64"});
+    ASSERT_TRUE(o.ok) << "the default limit: " << o.error;
+  }
+}
+
+TEST_F(Thumbs, MaxPixelsMustBeANumber) {
+  for (const char* bad : {"-1", "abc", "1.5"}) {
+    auto encoder = mediabatch::make_thumbs_encoder();
+    CLI::App app{"thumbs"};
+    encoder->add_options(app);
+    std::vector<std::string> args{bad, "--max-pixels"};
+    EXPECT_THROW(app.parse(args), CLI::ParseError) << bad;
+  }
+}
+
+// Peak resident memory of a program run to its end: wait4 reports the largest process of the
+// tree (the program and any worker it starts), as GNU time's "Maximum resident set size".
+// The address space is capped at 4 GB so that a limit that stopped working fails the test
+// with an allocation error instead of taking the machine's memory.
+long peak_rss_kb(const std::vector<std::string>& argv, int* exit_code) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    const rlimit cap{rlim_t{4} << 30, rlim_t{4} << 30};
+    setrlimit(RLIMIT_AS, &cap);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid) return -1;
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return usage.ru_maxrss;
+}
+
+TEST_F(Thumbs, TwoBombsAtOnceStayUnderAGigabyte) {
+  write_png_bomb(dir / "bomb1.png", 60000, 60000);
+  // Progressive: libjpeg would keep every DCT coefficient of 65500x65500, some 13 GB.
+  mbtest::write_file(dir / "bomb2.jpg", jpeg_claiming(65500, 65500, true));
+  const fs::path report = dir / "report.jsonl";
+  int exit_code = -1;
+  const long kb = peak_rss_kb({MEDIABATCH_BINARY, "thumbs", "-j", "2", "--progress", "never", "--report",
+                               report.string(), "-o", (dir / "out").string(), (dir / "bomb1.png").string(),
+                               (dir / "bomb2.jpg").string()},
+                              &exit_code);
+  EXPECT_EQ(exit_code, 1);
+  EXPECT_GT(kb, 0);
+  EXPECT_LT(kb, 1024 * 1024) << "peak resident memory in KB";
+  std::printf("peak resident memory, thumbs -j 2 with two bombs: %ld KB\n", kb);
+  const std::string lines = mbtest::read_file(report);
+  EXPECT_NE(lines.find(over_limit("60000x60000", "3600")), std::string::npos) << lines;
+  EXPECT_NE(lines.find(over_limit("65500x65500", "4290")), std::string::npos) << lines;
 }
 
 }  // namespace

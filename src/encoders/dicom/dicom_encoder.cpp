@@ -115,6 +115,10 @@ class DicomEncoder final : public Encoder {
     app.add_option("--png-level", png_level_,
                    "deflate level 0-12 (libdeflate; higher is smaller and slower)")
         ->check(CLI::Range(0, 12));
+    app.add_option("--max-pixels", max_pixels_,
+                   "refuse a file whose Rows x Columns x Number of Frames is more than this (0: no limit)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
   }
 
   void validate() override {
@@ -153,6 +157,9 @@ class DicomEncoder final : public Encoder {
 
   double density_ = 300;
   int png_level_ = 2;
+  // As thumbs: a few hundred megapixels, in the range of Pillow's and libvips' guards. A
+  // 512x512 CT series of 950 frames fits; a 16-bit decode of it is 500 MB.
+  std::uint64_t max_pixels_ = 250000000;
   std::string window_text_;
   std::string crop_text_;
   std::string frames_text_ = "first";
@@ -189,7 +196,7 @@ dicom::PngOptions DicomEncoder::png_options(const dicom::DicomImage& image) cons
 }
 
 void DicomEncoder::encode(EncodeContext& ctx) const {
-  const dicom::DicomImage image = dicom::read_dicom(ctx);
+  const dicom::DicomImage image = dicom::read_dicom(ctx, max_pixels_);
   const Crop crop = dicom::render_region(image, render_, ctx);
   const dicom::PngOptions png = png_options(image);
   const bool each_frame = all_frames() && image.frames > 1;

@@ -15,8 +15,10 @@
 #include <string>
 #include <system_error>
 
+#include "dicom_lengths.hpp"
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/text.hpp"
 
 namespace mediabatch::dicom {
 
@@ -49,6 +51,7 @@ std::string transfer_syntax_of(const gdcm::Reader& reader) {
 }
 
 std::unique_ptr<gdcm::ImageReader> open_image(const fs::path& input) {
+  check_value_lengths(input);
   const std::string path = input.string();
   auto reader = std::make_unique<gdcm::ImageReader>();
   reader->SetFileName(path.c_str());
@@ -57,8 +60,12 @@ std::unique_ptr<gdcm::ImageReader> open_image(const fs::path& input) {
 }
 
 // GDCM fills uncompressed pixel data cut short by a truncated file with zeros: a file smaller
-// than its own Pixel Data value is corrupt, not an image with black rows.
-void check_not_truncated(const fs::path& input, const gdcm::ByteValue* pixel_data) {
+// than its own Pixel Data value is corrupt, not an image with black rows. (A deflated data
+// set is smaller than its values by design.)
+void check_not_truncated(const fs::path& input, const gdcm::ImageReader& reader) {
+  if (reader.GetFile().GetHeader().GetDataSetTransferSyntax() == gdcm::TransferSyntax::DeflatedExplicitVRLittleEndian)
+    return;
+  const gdcm::ByteValue* pixel_data = reader.GetImage().GetDataElement().GetByteValue();
   std::error_code ec;
   const std::uintmax_t file_size = fs::file_size(input, ec);
   if (pixel_data && !ec && file_size < pixel_data->GetLength())
@@ -85,6 +92,22 @@ bool use_stored_pixels(const gdcm::ImageReader& reader, DicomImage& d) {
     return true;
   }
   return false;
+}
+
+// Rows x Columns x Number of Frames as the header claims them, before anything is decoded:
+// GDCM decodes every frame into one buffer (and its codecs into one more of their own).
+void check_max_pixels(const gdcm::Image& image, const DicomImage& d, std::uint64_t max_pixels) {
+  const std::uint64_t pixels = std::uint64_t{d.width} * d.height * d.frames;
+  const std::string size = std::to_string(d.width) + "x" + std::to_string(d.height) +
+                           (d.frames > 1 ? " x " + std::to_string(d.frames) + " frames" : std::string());
+  if (max_pixels != 0 && pixels > max_pixels)
+    throw Error("image is " + size + " (" + megapixels_text(pixels) + "), above --max-pixels " +
+                std::to_string(max_pixels));
+  // Bitmap::GetBufferLength() multiplies in 32 bits: past 4 GiB it would wrap to a short buffer.
+  // (Not PixelFormat::GetPixelSize(), which asserts on 1-bit pixels.)
+  const gdcm::PixelFormat& pf = image.GetPixelFormat();
+  if (pixels * ((pf.GetBitsAllocated() + 7u) / 8) * pf.GetSamplesPerPixel() > UINT32_MAX)
+    throw Error("image is " + size + ": more than the 4 GiB GDCM can decode into one buffer");
 }
 
 void decode_pixels(const gdcm::ImageReader& reader, DicomImage& d) {
@@ -179,7 +202,7 @@ void count_frames(DicomImage& d, EncodeContext& ctx) {
 
 }  // namespace
 
-DicomImage read_dicom(EncodeContext& ctx) {
+DicomImage read_dicom(EncodeContext& ctx, std::uint64_t max_pixels) {
   DicomImage d;
   d.reader = open_image(ctx.input());
   ctx.throw_if_stopped();
@@ -190,8 +213,9 @@ DicomImage read_dicom(EncodeContext& ctx) {
   d.height = dims[1];
   d.frames = image.GetNumberOfDimensions() > 2 ? std::max(1u, dims[2]) : 1u;
   if (d.width == 0 || d.height == 0) throw Error("image has no rows or columns");
+  check_max_pixels(image, d, max_pixels);
 
-  check_not_truncated(ctx.input(), image.GetDataElement().GetByteValue());
+  check_not_truncated(ctx.input(), *d.reader);
   if (!use_stored_pixels(*d.reader, d)) decode_pixels(*d.reader, d);
   ctx.throw_if_stopped();
 

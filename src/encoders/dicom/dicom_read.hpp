@@ -5,6 +5,7 @@
 #include <gdcmPhotometricInterpretation.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -60,7 +61,9 @@ struct DicomImage {
 // Reads and decodes ctx.input(): every frame the pixel data holds (a warning in ctx when it
 // holds fewer than Number of Frames says), colour samples interleaved or planar as planar
 // says, 8-bit YBR_FULL_422 already upsampled to three samples a pixel. Checks ctx for stop.
-DicomImage read_dicom(EncodeContext& ctx);
+// Before GDCM reads values, every value length must fit in the file (dicom_lengths.hpp);
+// before it decodes, Rows x Columns x Number of Frames must be at most max_pixels (0: no limit).
+DicomImage read_dicom(EncodeContext& ctx, std::uint64_t max_pixels);
 
 // Silences GDCM's own messages and builds its dictionaries; once per process, thread-safe.
 void prepare_gdcm();

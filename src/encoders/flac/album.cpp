@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
 #include "mediabatch/errors.hpp"
 #include "mediabatch/text.hpp"
@@ -25,12 +24,21 @@ bool valid_utf8(const std::string& s) {
 
 }  // namespace
 
+// Cue sheets and album files are a few KB. A bigger one is some other file, and parsing it
+// would hold several copies of it (the text, its UTF-8 form, the lines).
+constexpr std::size_t kMaxTextFile = std::size_t{1} << 20;
+
 std::string read_text_file(const fs::path& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError(std::string("cannot read ") + what + " " + path.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::string text;
+  char chunk[16384];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxTextFile)
+      throw UsageError(std::string(what) + " " + path.string() + ": more than 1 MiB, too large to be one");
+  }
+  return text;
 }
 
 // Cue sheets from older rippers are often Latin-1; Vorbis comments must be UTF-8.
@@ -74,8 +82,9 @@ std::pair<std::string, std::string> parse_tag_argument(const std::string& argume
 }
 
 void override_tags(Tags& tags, const Tags& overrides) {
-  for (const auto& [key, value] : overrides)
-    tags.erase(std::remove_if(tags.begin(), tags.end(), [&](const auto& t) { return iequals(t.first, key); }),
+  // Not a structured binding: C++17 lets no lambda capture one (clang refuses, gcc allows it).
+  for (const auto& o : overrides)
+    tags.erase(std::remove_if(tags.begin(), tags.end(), [&](const auto& t) { return iequals(t.first, o.first); }),
                tags.end());
   tags.insert(tags.end(), overrides.begin(), overrides.end());
 }

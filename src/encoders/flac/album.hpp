@@ -42,8 +42,9 @@ struct Album {
 // The track number in a file name ("track07.cdda.wav" is 7), if it has one.
 std::optional<unsigned> track_number_in_name(const fs::path& file);
 
-// For the album readers: the whole of a file ("cannot read WHAT PATH" as a UsageError), and
-// text as UTF-8 (Latin-1 taken for anything that is not valid UTF-8).
+// For the album readers: the whole of a file ("cannot read WHAT PATH" as a UsageError, and
+// one of more than 1 MiB too), and text as UTF-8 (Latin-1 taken for anything that is not
+// valid UTF-8).
 std::string read_text_file(const fs::path& path, const char* what);
 std::string to_utf8(const std::string& text);
 

@@ -12,6 +12,7 @@ namespace {
 // A JSON scalar as tag text: strings as they are, numbers as written ("year": 1997).
 std::string scalar(const nlohmann::json& v, const std::string& where, const fs::path& path) {
   if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_unsigned()) return std::to_string(v.get<unsigned long long>());
   if (v.is_number_integer()) return std::to_string(v.get<long long>());
   if (v.is_number()) return v.dump();
   if (v.is_null()) return {};
@@ -68,6 +69,11 @@ Album read_album_json(const fs::path& path) {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw parse_error(e, text, path);
+  } catch (const nlohmann::json::exception& e) {
+    // A number beyond a double ("year": 1e400) is nlohmann's out_of_range, not a parse_error.
+    const std::string why = e.what();
+    const auto tag = why.find("] ");
+    throw UsageError(path.string() + ": invalid JSON: " + (tag == std::string::npos ? why : why.substr(tag + 2)));
   }
   if (!j.is_object()) throw UsageError(path.string() + ": the album must be a JSON object");
   Album a;

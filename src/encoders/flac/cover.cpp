@@ -10,6 +10,9 @@ namespace mediabatch::flac {
 
 namespace {
 
+// A PICTURE block's length field has 24 bits, and the block has its own fields besides.
+constexpr std::uintmax_t kMaxPicture = (1u << 24) - 64;
+
 std::uint32_t be16(const unsigned char* p) { return static_cast<std::uint32_t>(p[0]) << 8 | p[1]; }
 std::uint32_t be32(const unsigned char* p) { return be16(p) << 16 | be16(p + 2); }
 
@@ -74,10 +77,16 @@ bool jpeg_info(Cover& c) {
 Cover read_cover(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError("--cover: cannot read " + path.string());
+  // The size first: a picture too big for FLAC is not read into memory to find that out.
+  const auto too_big = [&] {
+    return UsageError("--cover " + path.string() + ": larger than the 16 MiB a FLAC metadata block holds");
+  };
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxPicture) throw too_big();
   Cover c;
   c.data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (c.data.size() > (1u << 24) - 64)
-    throw UsageError("--cover " + path.string() + ": larger than the 16 MiB a FLAC metadata block holds");
+  if (c.data.size() > kMaxPicture) throw too_big();
   if (!png_info(c) && !jpeg_info(c))
     throw UsageError("--cover " + path.string() + ": not a JPEG or PNG image");
   if (c.width == 0 || c.height == 0) throw UsageError("--cover " + path.string() + ": image has no dimensions");

@@ -1,5 +1,7 @@
 #include "wav_reader.hpp"
 
+#include <FLAC/format.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -72,7 +74,11 @@ void parse_fmt(const unsigned char* fmt, std::uint32_t size, WavFormat& f) {
   if (tag != kPcm) throw Error("compressed WAV (" + format_name(tag) + "): FLAC needs integer PCM");
   if (f.channels < 1 || f.channels > 8)
     throw Error("WAV has " + std::to_string(f.channels) + " channels: FLAC holds 1 to 8");
-  if (f.sample_rate == 0) throw Error("WAV sample rate is 0");
+  // Said here with the number: libFLAC refuses it only once set up, after the seek table has
+  // been spaced by sample_rate * 10, which wraps around past 429 MHz.
+  if (f.sample_rate == 0 || f.sample_rate > FLAC__MAX_SAMPLE_RATE)
+    throw Error("WAV sample rate " + std::to_string(f.sample_rate) + " Hz: FLAC holds 1 to " +
+                std::to_string(FLAC__MAX_SAMPLE_RATE) + " Hz");
   // The container size decides the sample layout; a smaller valid size (20 bits in 24)
   // only means the low bits are zero, which FLAC's wasted-bits detection makes free.
   f.bits = f.block_align / f.channels * 8;

@@ -8,6 +8,7 @@
 // jpeglib.h needs size_t and FILE declared first.
 #include <jpeglib.h>
 
+#include "header.hpp"
 #include "mediabatch/errors.hpp"
 
 namespace mediabatch::thumbs {
@@ -152,7 +153,7 @@ int exif_orientation(const std::uint8_t* data, std::size_t size) noexcept {
   return 1;
 }
 
-DecodedJpeg decode_jpeg(const std::uint8_t* data, std::size_t size, Size box,
+DecodedJpeg decode_jpeg(const std::uint8_t* data, std::size_t size, Size box, std::uint64_t max_pixels,
                         const std::function<void()>& check_stop) {
   DecodedJpeg out;
   Decompressor d(&out.warnings);
@@ -162,6 +163,9 @@ DecodedJpeg decode_jpeg(const std::uint8_t* data, std::size_t size, Size box,
     jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);  // EXIF, for the orientation
     jpeg_save_markers(&cinfo, JPEG_APP0 + 2, 0xFFFF);  // ICC profile chunks
     jpeg_read_header(&cinfo, TRUE);
+    // The stored size, not the reduced DCT scale we decode at: a progressive or multi-scan
+    // JPEG keeps every coefficient of the stored image in memory whatever the scale.
+    check_max_pixels({cinfo.image_width, cinfo.image_height}, max_pixels);
 
     for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
       if (m->marker == JPEG_APP0 + 1 && m->data_length > 6 && std::memcmp(m->data, "Exif\0\0", 6) == 0) {

@@ -23,8 +23,9 @@ bool is_jpeg(const std::uint8_t* data, std::size_t size) noexcept;
 
 // Decodes at the smallest DCT scale (1/8, 1/4, 1/2 or 1) that still covers `box` after orientation
 // and fitting. check_stop is called between scanline batches and may throw (Cancelled).
-// The resampler then has little left to do.
-DecodedJpeg decode_jpeg(const std::uint8_t* data, std::size_t size, Size box,
+// The resampler then has little left to do. A stored size of more than max_pixels pixels
+// (0: no limit) fails right after the header, before libjpeg allocates for the image.
+DecodedJpeg decode_jpeg(const std::uint8_t* data, std::size_t size, Size box, std::uint64_t max_pixels,
                         const std::function<void()>& check_stop = {});
 
 // The EXIF orientation (1-8) in an APP1 "Exif\0\0" payload, or 1.

@@ -22,6 +22,8 @@ void magick_init();
 // Whether the first bytes are a PNG, GIF, TIFF or WebP signature.
 bool is_magick_format(const std::uint8_t* data, std::size_t size) noexcept;
 
-MagickDecoded magick_decode(const std::uint8_t* data, std::size_t size);
+// Fails with the size before anything is decoded when the image holds more than max_pixels
+// pixels (0: no limit).
+MagickDecoded magick_decode(const std::uint8_t* data, std::size_t size, std::uint64_t max_pixels);
 
 }  // namespace mediabatch::thumbs

@@ -2,6 +2,7 @@
 // from the DCT at reduced scale, resampled with Lanczos-3, turned upright and re-encoded;
 // other formats ImageMagick reads take the same route after a Magick++ decode.
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -52,6 +53,11 @@ class ThumbsEncoder final : public Encoder {
     command.add_option("--quality", quality_, "JPEG quality of the thumbnails")
         ->capture_default_str()
         ->check(CLI::Range(1, 100));
+    command
+        .add_option("--max-pixels", max_pixels_,
+                    "Refuse an image whose header claims more pixels than this (0: no limit)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
   }
 
   void validate() override {
@@ -81,7 +87,7 @@ class ThumbsEncoder final : public Encoder {
     Image image;
     std::vector<std::uint8_t> icc;
     if (thumbs::is_jpeg(bytes, file.size)) {
-      thumbs::DecodedJpeg d = thumbs::decode_jpeg(bytes, file.size, box_, check_stop);
+      thumbs::DecodedJpeg d = thumbs::decode_jpeg(bytes, file.size, box_, max_pixels_, check_stop);
       for (const auto& w : d.warnings) ctx.warn(w);
       const Size shown = thumbs::fit_inside(thumbs::oriented_size(d.full, d.orientation), box_);
       const Size stored = thumbs::oriented_size(shown, d.orientation);
@@ -89,7 +95,7 @@ class ThumbsEncoder final : public Encoder {
       image = thumbs::orient(thumbs::resize(d.image, stored.width, stored.height), d.orientation);
       icc = std::move(d.icc);
     } else if (thumbs::is_magick_format(bytes, file.size)) {
-      thumbs::MagickDecoded d = thumbs::magick_decode(bytes, file.size);
+      thumbs::MagickDecoded d = thumbs::magick_decode(bytes, file.size, max_pixels_);
       for (const auto& w : d.warnings) ctx.warn(w);
       check_stop();
       const Size shown = thumbs::fit_inside({d.image.width, d.image.height}, box_);
@@ -110,6 +116,9 @@ class ThumbsEncoder final : public Encoder {
  private:
   std::string size_text_ = "128";
   int quality_ = 85;
+  // Pillow warns above 89 megapixels and refuses twice that (MAX_IMAGE_PIXELS). 250 megapixels
+  // is a 20000x12500 panorama; libjpeg's coefficients of a progressive one take about 1 GB.
+  std::uint64_t max_pixels_ = 250000000;
   Size box_{128, 128};
 };
 
