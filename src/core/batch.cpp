@@ -59,21 +59,19 @@ BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>&
       std::any_of(encoders_.begin(), encoders_.end(), [](const Encoder* e) { return e->wants_outputs(); });
   ResultFeed feed(sinks, options_.command, keep_outputs, outcome);
   const bool supervised = options_.isolate && !encoders_.empty();
-  {
+  if (supervised) {
+    outcome.not_started = run_supervised(jobs_, options_, feed, stop);  // watches signals itself
+  } else {
     SignalWatcher watcher(stop, {});
-    if (supervised) {
-      outcome.not_started = run_supervised(jobs_, options_, feed, stop);
-    } else {
-      SchedulerOptions sopts;
-      sopts.slots = options_.slots;
-      sopts.order = options_.order;
-      sopts.largest_first = options_.largest_first;
-      sopts.timeout_seconds = options_.job.timeout_seconds;
-      const RunTotals totals = Scheduler(sopts).run(
-          std::move(jobs_), [&](const Job& j) { return run_one(j, stop); }, [&](Result&& r) { feed(std::move(r)); },
-          stop, [&] { feed.tick(); });
-      outcome.not_started = totals.not_started;
-    }
+    SchedulerOptions sopts;
+    sopts.slots = options_.slots;
+    sopts.order = options_.order;
+    sopts.largest_first = options_.largest_first;
+    sopts.timeout_seconds = options_.job.timeout_seconds;
+    const RunTotals totals = Scheduler(sopts).run(
+        std::move(jobs_), [&](const Job& j) { return run_one(j, stop); }, [&](Result&& r) { feed(std::move(r)); },
+        stop, [&] { feed.tick(); });
+    outcome.not_started = totals.not_started;
   }
   jobs_.clear();
   outcome.interrupted = stop.load();

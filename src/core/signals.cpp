@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "core/cleanup.hpp"
@@ -18,6 +19,13 @@ sigset_t watched() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGUSR2);
   return set;
+}
+
+[[noreturn]] void exit_on_second_signal() {
+  cleanup::emergency();
+  static const char msg[] = "\nmediabatch: interrupted twice, exiting now\n";
+  [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
+  ::_exit(130);
 }
 
 }  // namespace
@@ -39,13 +47,30 @@ SignalWatcher::SignalWatcher(std::atomic<bool>& stop, std::function<void()> on_f
         stop.store(true);
         if (on_first) on_first();
       } else {
-        cleanup::emergency();
-        static const char msg[] = "\nmediabatch: interrupted twice, exiting now\n";
-        [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
-        ::_exit(130);
+        exit_on_second_signal();
       }
     }
   });
+}
+
+SignalFd::SignalFd(std::atomic<bool>& stop) : stop_(stop) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  fd_ = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+SignalFd::~SignalFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void SignalFd::handle() {
+  signalfd_siginfo info;
+  while (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    if (++seen_ == 1) stop_.store(true);
+    else exit_on_second_signal();
+  }
 }
 
 SignalWatcher::~SignalWatcher() {

@@ -11,6 +11,24 @@ namespace mediabatch {
 
 void block_signals();
 
+// The same rules for a loop that polls, with no thread of its own (the supervisor, which
+// forks: a process that forks should have no other thread). poll() fd() for POLLIN, then
+// call handle().
+class SignalFd {
+ public:
+  explicit SignalFd(std::atomic<bool>& stop);
+  int fd() const noexcept { return fd_; }
+  void handle();
+  ~SignalFd();
+  SignalFd(const SignalFd&) = delete;
+  SignalFd& operator=(const SignalFd&) = delete;
+
+ private:
+  std::atomic<bool>& stop_;
+  int fd_;
+  int seen_ = 0;
+};
+
 class SignalWatcher {
  public:
   SignalWatcher(std::atomic<bool>& stop, std::function<void()> on_first);

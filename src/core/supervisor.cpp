@@ -18,6 +18,7 @@
 #include <string>
 
 #include "core/cleanup.hpp"
+#include "core/signals.hpp"
 #include "core/worker.hpp"
 #include "core/worker_protocol.hpp"
 #include "mediabatch/errors.hpp"
@@ -133,9 +134,9 @@ WorkerProcess fork_worker(const std::vector<Job>& jobs, const std::set<std::size
 // its results to `emit`; Ctrl-C is passed on to it once.
 class WorkerWatch {
  public:
-  WorkerWatch(WorkerProcess& w, Emitter& emit, ResultFeed& feed, std::atomic<bool>& stop,
+  WorkerWatch(WorkerProcess& w, Emitter& emit, ResultFeed& feed, SignalFd& signals, std::atomic<bool>& stop,
               std::set<std::size_t>& reported)
-      : w_(w), emit_(emit), feed_(feed), stop_(stop), reported_(reported) {}
+      : w_(w), emit_(emit), feed_(feed), signals_(signals), stop_(stop), reported_(reported) {}
 
   WorkerEnd run() {
     bool journal_open = true, errors_open = true, stop_sent = false;
@@ -144,10 +145,13 @@ class WorkerWatch {
         ::kill(w_.pid, SIGTERM);
         stop_sent = true;
       }
-      pollfd fds[2] = {{journal_open ? w_.journal.get() : -1, POLLIN, 0}, {errors_open ? w_.errors.get() : -1, POLLIN, 0}};
-      const int pr = ::poll(fds, 2, 250);
+      pollfd fds[3] = {{journal_open ? w_.journal.get() : -1, POLLIN, 0},
+                       {errors_open ? w_.errors.get() : -1, POLLIN, 0},
+                       {signals_.fd(), POLLIN, 0}};
+      const int pr = ::poll(fds, 3, 250);
       if (pr < 0 && errno != EINTR) throw Error("watching the worker: " + errno_text(errno));
       if (pr == 0) feed_.tick();
+      if (fds[2].revents & POLLIN) signals_.handle();
       if (journal_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) journal_open = read_journal();
       if (errors_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) errors_open = read_errors();
     }
@@ -218,6 +222,7 @@ class WorkerWatch {
   WorkerProcess& w_;
   Emitter& emit_;
   ResultFeed& feed_;
+  SignalFd& signals_;
   std::atomic<bool>& stop_;
   std::set<std::size_t>& reported_;
   worker::RecordReader reader_;
@@ -242,10 +247,11 @@ void remove_temporaries_of(pid_t pid, const std::vector<Job>& jobs, const std::s
 // Runs the jobs marked in `run` in one worker; what it reported is added to `reported`.
 WorkerEnd run_one_worker(const std::vector<Job>& jobs, const std::set<std::size_t>& run,
                          const std::set<std::size_t>& redo, const BatchOptions& options, Emitter& emit,
-                         ResultFeed& feed, std::atomic<bool>& stop, std::set<std::size_t>& reported) {
+                         ResultFeed& feed, SignalFd& signals, std::atomic<bool>& stop,
+                         std::set<std::size_t>& reported) {
   WorkerProcess w = fork_worker(jobs, run, redo, options);
   cleanup::add_worker(w.pid);
-  WorkerEnd end = WorkerWatch(w, emit, feed, stop, reported).run();
+  WorkerEnd end = WorkerWatch(w, emit, feed, signals, stop, reported).run();
   cleanup::remove_worker(w.pid);
   if (end.crashed) remove_temporaries_of(w.pid, jobs, end.running);
   return end;
@@ -264,6 +270,7 @@ Result crashed_result(const Job& job, const std::string& reason) {
 std::size_t run_supervised(const std::vector<Job>& jobs, const BatchOptions& options, ResultFeed& feed,
                            std::atomic<bool>& stop) {
   Emitter emit(options.order, feed);
+  SignalFd signals(stop);
   std::set<std::size_t> pending;
   for (const Job& j : jobs) {
     if (j.preset) emit.emit(preset_result(j));
@@ -273,7 +280,7 @@ std::size_t run_supervised(const std::vector<Job>& jobs, const BatchOptions& opt
   std::set<std::size_t> redo;  // every suspect: it may have written its output before the crash
   int crashes_without_suspect = 0;
   while (!pending.empty() && !stop.load()) {
-    const WorkerEnd end = run_one_worker(jobs, pending, redo, options, emit, feed, stop, reported);
+    const WorkerEnd end = run_one_worker(jobs, pending, redo, options, emit, feed, signals, stop, reported);
     for (std::size_t i : reported) pending.erase(i);
     if (!end.crashed) {
       if (stop.load()) break;
@@ -290,7 +297,7 @@ std::size_t run_supervised(const std::vector<Job>& jobs, const BatchOptions& opt
     for (std::size_t suspect : end.running) {
       if (stop.load()) break;
       WorkerEnd alone = end;
-      if (end.running.size() > 1) alone = run_one_worker(jobs, {suspect}, redo, options, emit, feed, stop, reported);
+      if (end.running.size() > 1) alone = run_one_worker(jobs, {suspect}, redo, options, emit, feed, signals, stop, reported);
       if (alone.crashed && !reported.count(suspect)) {
         emit.emit(crashed_result(jobs[suspect], alone.reason));
         reported.insert(suspect);

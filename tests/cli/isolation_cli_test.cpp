@@ -67,7 +67,8 @@ TEST(IsolationCli, CrashingFilesFailAloneAndEveryOtherFileIsConverted) {
   EXPECT_EQ(failed["f020.fk"].rfind("crashed: SIGABRT", 0), 0u) << failed["f020.fk"];
   EXPECT_NE(failed["f020.fk"].find("deliberate assertion `input is sane' failed"), std::string::npos)
       << failed["f020.fk"];
-  EXPECT_EQ(failed["f101.fk"].rfind("crashed: SIG", 0), 0u) << failed["f101.fk"];  // SIGSEGV (SIGABRT under ASan)
+  // SIGSEGV; under a sanitizer its handler turns the fault into an exit code.
+  EXPECT_EQ(failed["f101.fk"].rfind("crashed: ", 0), 0u) << failed["f101.fk"];
   EXPECT_EQ(failed["f150.fk"].rfind("crashed: SIGKILL", 0), 0u) << failed["f150.fk"];
   std::size_t outputs = 0;
   for (auto& e : fs::directory_iterator(dir / "out")) outputs += e.path().extension() == ".out";
