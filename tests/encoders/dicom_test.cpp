@@ -805,31 +805,6 @@ std::string fragment_claiming(std::uint32_t length) {
          item + le32(0) + item + le32(length) + std::string(64, '\0') + std::string("\xFE\xFF\xDD\xE0", 4) + le32(0);
 }
 
-// Peak resident memory of a program run to its end: wait4 reports the largest process of the
-// tree (the program and any worker it starts), as GNU time's "Maximum resident set size".
-// The address space is capped at 4 GB so that a limit that stopped working fails the test
-// with an allocation error instead of taking the machine's memory.
-long peak_rss_kb(const std::vector<std::string>& argv, int* exit_code) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    const rlimit cap{rlim_t{4} << 30, rlim_t{4} << 30};
-    setrlimit(RLIMIT_AS, &cap);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  int status = 0;
-  rusage usage{};
-  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid) return -1;
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return usage.ru_maxrss;
-}
-
 TEST_F(DicomTest, BombsFailBeforeGdcmAllocatesForThem) {
   GrayParams frames;
   frames.width = frames.height = 256;
@@ -845,7 +820,7 @@ TEST_F(DicomTest, BombsFailBeforeGdcmAllocatesForThem) {
                                 (dir / "report.jsonl").string(), "-o", (dir / "out").string()};
   for (const auto& [name, bytes] : bombs) argv.push_back(write(name, bytes).string());
   int exit_code = -1;
-  const long kb = peak_rss_kb(argv, &exit_code);
+  const long kb = mbtest::peak_rss_kb(argv, &exit_code);
   EXPECT_EQ(exit_code, 1);
   EXPECT_GT(kb, 0);
   EXPECT_LT(kb, 1024 * 1024) << "peak resident memory in KB";

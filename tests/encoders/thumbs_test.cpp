@@ -688,38 +688,13 @@ TEST_F(Thumbs, MaxPixelsMustBeANumber) {
   }
 }
 
-// Peak resident memory of a program run to its end: wait4 reports the largest process of the
-// tree (the program and any worker it starts), as GNU time's "Maximum resident set size".
-// The address space is capped at 4 GB so that a limit that stopped working fails the test
-// with an allocation error instead of taking the machine's memory.
-long peak_rss_kb(const std::vector<std::string>& argv, int* exit_code) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    const rlimit cap{rlim_t{4} << 30, rlim_t{4} << 30};
-    setrlimit(RLIMIT_AS, &cap);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  int status = 0;
-  rusage usage{};
-  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid) return -1;
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return usage.ru_maxrss;
-}
-
 TEST_F(Thumbs, TwoBombsAtOnceStayUnderAGigabyte) {
   write_png_bomb(dir / "bomb1.png", 60000, 60000);
   // Progressive: libjpeg would keep every DCT coefficient of 65500x65500, some 13 GB.
   mbtest::write_file(dir / "bomb2.jpg", jpeg_claiming(65500, 65500, true));
   const fs::path report = dir / "report.jsonl";
   int exit_code = -1;
-  const long kb = peak_rss_kb({MEDIABATCH_BINARY, "thumbs", "-j", "2", "--progress", "never", "--report",
+  const long kb = mbtest::peak_rss_kb({MEDIABATCH_BINARY, "thumbs", "-j", "2", "--progress", "never", "--report",
                                report.string(), "-o", (dir / "out").string(), (dir / "bomb1.png").string(),
                                (dir / "bomb2.jpg").string()},
                               &exit_code);

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,6 +169,33 @@ Run fake_mediabatch(const std::vector<std::string>& args, const std::string& std
   std::vector<std::string> argv{MEDIABATCH_FAKE_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, stdin_text);
+}
+
+}  // namespace mbtest
+
+namespace mbtest {
+
+long peak_rss_kb(const std::vector<std::string>& argv, int* exit_code) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+#if !defined(__SANITIZE_ADDRESS__)
+    const rlimit cap{rlim_t{4} << 30, rlim_t{4} << 30};
+    setrlimit(RLIMIT_AS, &cap);
+#endif
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid) return -1;
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return usage.ru_maxrss;
 }
 
 }  // namespace mbtest

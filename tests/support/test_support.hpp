@@ -58,6 +58,12 @@ namespace mbtest {
 // signals to a running mediabatch). wait_for() returns the exit code, or 128+signal.
 pid_t start(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err);
 int wait_for(pid_t pid);
+// Runs argv (no shell, output discarded) to its end and returns the peak resident memory in
+// KB of the largest process of its tree (wait4, as GNU time's "Maximum resident set size"),
+// or -1; the exit code (or 128+signal) goes to *exit_code. The address space is capped at
+// 4 GB (not under ASan, which reserves terabytes for its shadow), so a size limit that
+// stopped working fails with an allocation error instead of taking the machine's memory.
+long peak_rss_kb(const std::vector<std::string>& argv, int* exit_code);
 // Runs build/mediabatch_fake (the CLI with the fake encoders of tests/fakes/).
 Run fake_mediabatch(const std::vector<std::string>& args, const std::string& stdin_text = "");
 
