@@ -184,7 +184,7 @@ long peak_rss_kb(const std::vector<std::string>& argv, int* exit_code) {
     const int null = open("/dev/null", O_WRONLY);
     dup2(null, 1);
     dup2(null, 2);
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     const rlimit cap{rlim_t{4} << 30, rlim_t{4} << 30};
     setrlimit(RLIMIT_AS, &cap);
 #endif

@@ -61,7 +61,7 @@ int wait_for(pid_t pid);
 // Runs argv (no shell, output discarded) to its end and returns the peak resident memory in
 // KB of the largest process of its tree (wait4, as GNU time's "Maximum resident set size"),
 // or -1; the exit code (or 128+signal) goes to *exit_code. The address space is capped at
-// 4 GB (not under ASan, which reserves terabytes for its shadow), so a size limit that
+// 4 GB (not under ASan or TSan, which reserve terabytes for their shadow), so a size limit that
 // stopped working fails with an allocation error instead of taking the machine's memory.
 long peak_rss_kb(const std::vector<std::string>& argv, int* exit_code);
 // Runs build/mediabatch_fake (the CLI with the fake encoders of tests/fakes/).
