@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -91,11 +93,32 @@ struct WorkerEnd {
   std::string reason;             // "crashed: SIGABRT (the last line it wrote to stderr)"
 };
 
-// One worker process: its pid and our ends of its two channels.
+// Which jobs a worker has started: a byte per job in memory shared with it, so that starting
+// a job costs the worker no system call and the supervisor no wake-up. Read once it is dead.
+class StartMarks {
+ public:
+  explicit StartMarks(std::size_t jobs) : size_(std::max<std::size_t>(jobs, 1)) {
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw Error("starting a worker: " + errno_text(errno));
+    marks_ = static_cast<unsigned char*>(p);
+  }
+  ~StartMarks() { ::munmap(marks_, size_); }
+  StartMarks(const StartMarks&) = delete;
+  StartMarks& operator=(const StartMarks&) = delete;
+  volatile unsigned char* data() noexcept { return marks_; }
+  bool started(std::size_t index) const noexcept { return marks_[index] != 0; }
+
+ private:
+  std::size_t size_;
+  unsigned char* marks_;
+};
+
+// One worker process: its pid, our ends of its two channels, and its start marks.
 struct WorkerProcess {
   pid_t pid = -1;
-  Fd journal;  // its "started" and results
+  Fd journal;  // its results
   Fd errors;   // its stderr
+  std::unique_ptr<StartMarks> marks;
 };
 
 // Forks the worker: it shares what this process has loaded and planned (no second start-up),
@@ -112,6 +135,7 @@ WorkerProcess fork_worker(const std::vector<Job>& jobs, const std::set<std::size
   WorkerProcess w;
   w.journal.reset(journal[0]);
   w.errors.reset(errors[0]);
+  w.marks = std::make_unique<StartMarks>(jobs.size());
   Fd child_journal(journal[1]), child_errors(errors[1]);
   const pid_t parent = ::getpid();
   std::fflush(nullptr);  // nothing buffered may be written twice
@@ -124,7 +148,7 @@ WorkerProcess fork_worker(const std::vector<Job>& jobs, const std::set<std::size
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(130);
     ::dup2(child_errors.get(), STDERR_FILENO);
-    ::_exit(worker_main(jobs, run, redo, options, child_journal.get()));
+    ::_exit(worker_main(jobs, run, redo, options, w.marks->data(), child_journal.get()));
   }
   ::setpgid(w.pid, w.pid);
   return w;
@@ -134,9 +158,9 @@ WorkerProcess fork_worker(const std::vector<Job>& jobs, const std::set<std::size
 // its results to `emit`; Ctrl-C is passed on to it once.
 class WorkerWatch {
  public:
-  WorkerWatch(WorkerProcess& w, Emitter& emit, ResultFeed& feed, SignalFd& signals, std::atomic<bool>& stop,
-              std::set<std::size_t>& reported)
-      : w_(w), emit_(emit), feed_(feed), signals_(signals), stop_(stop), reported_(reported) {}
+  WorkerWatch(WorkerProcess& w, const std::set<std::size_t>& run, Emitter& emit, ResultFeed& feed, SignalFd& signals,
+              std::atomic<bool>& stop, std::set<std::size_t>& reported)
+      : w_(w), run_(run), emit_(emit), feed_(feed), signals_(signals), stop_(stop), reported_(reported) {}
 
   WorkerEnd run() {
     bool journal_open = true, errors_open = true, stop_sent = false;
@@ -168,14 +192,11 @@ class WorkerWatch {
     reader_.append(buf, static_cast<std::size_t>(n));
     worker::Record rec;
     while (reader_.next(rec)) {
-      if (rec.type == worker::RecordType::started) {
-        running_.insert(worker::decode_started(rec.payload));
-      } else if (rec.type == worker::RecordType::result) {
-        Result r = worker::decode_result(rec.payload);
-        running_.erase(r.index);
-        reported_.insert(r.index);
-        emit_.emit(std::move(r));
-      }
+      if (rec.type != worker::RecordType::result) throw Error("worker protocol: unknown record");
+      Result r = worker::decode_result(rec.payload);
+      mine_.insert(r.index);
+      reported_.insert(r.index);
+      emit_.emit(std::move(r));
     }
     return true;
   }
@@ -206,7 +227,8 @@ class WorkerWatch {
     while (::waitpid(w_.pid, &status, 0) < 0 && errno == EINTR) {
     }
     WorkerEnd end;
-    end.running = running_;
+    for (std::size_t i : run_)
+      if (w_.marks->started(i) && !mine_.count(i)) end.running.insert(i);
     const std::string said = last_line_.empty() ? "" : " (" + last_line_ + ")";
     if (WIFSIGNALED(status) && !(stop_.load() && WTERMSIG(status) == SIGTERM)) {
       end.crashed = true;
@@ -220,13 +242,14 @@ class WorkerWatch {
   }
 
   WorkerProcess& w_;
+  const std::set<std::size_t>& run_;
   Emitter& emit_;
   ResultFeed& feed_;
   SignalFd& signals_;
   std::atomic<bool>& stop_;
   std::set<std::size_t>& reported_;
   worker::RecordReader reader_;
-  std::set<std::size_t> running_;
+  std::set<std::size_t> mine_;  // the results this worker reported
   std::string partial_line_, last_line_;
 };
 
@@ -251,7 +274,7 @@ WorkerEnd run_one_worker(const std::vector<Job>& jobs, const std::set<std::size_
                          std::set<std::size_t>& reported) {
   WorkerProcess w = fork_worker(jobs, run, redo, options);
   cleanup::add_worker(w.pid);
-  WorkerEnd end = WorkerWatch(w, emit, feed, signals, stop, reported).run();
+  WorkerEnd end = WorkerWatch(w, run, emit, feed, signals, stop, reported).run();
   cleanup::remove_worker(w.pid);
   if (end.crashed) remove_temporaries_of(w.pid, jobs, end.running);
   return end;

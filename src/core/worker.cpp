@@ -9,7 +9,7 @@
 namespace mediabatch {
 
 int worker_main(const std::vector<Job>& jobs, const std::set<std::size_t>& run, const std::set<std::size_t>& redo,
-                const BatchOptions& options, int journal_fd) noexcept {
+                const BatchOptions& options, volatile unsigned char* started, int journal_fd) noexcept {
   try {
     std::vector<Job> mine;
     for (const Job& j : jobs) {
@@ -28,7 +28,7 @@ int worker_main(const std::vector<Job>& jobs, const std::set<std::size_t>& run, 
     Scheduler(sopts).run(
         std::move(mine),
         [&](const Job& j) {
-          journal.write(worker::encode_started(j.index));
+          started[j.index] = 1;
           return run_job(j, options.job, stop);
         },
         [&](Result&& r) { journal.write(worker::encode_result(r)); }, stop);

@@ -9,10 +9,11 @@
 
 namespace mediabatch {
 
-// Runs the jobs whose index is in `run` (those in `redo` even when up to date), writing
-// "started" and each result to journal_fd. SIGTERM stops it as Ctrl-C would. Returns the
-// process's exit code: 0, or 130 when stopped. Never throws.
+// Runs the jobs whose index is in `run` (those in `redo` even when up to date). Marks
+// started[index] as each job starts (memory shared with the supervisor: no system call, no
+// wake-up) and writes each result to journal_fd. SIGTERM stops it as Ctrl-C would. Returns
+// the process's exit code: 0, or 130 when stopped. Never throws.
 int worker_main(const std::vector<Job>& jobs, const std::set<std::size_t>& run, const std::set<std::size_t>& redo,
-                const BatchOptions& options, int journal_fd) noexcept;
+                const BatchOptions& options, volatile unsigned char* started, int journal_fd) noexcept;
 
 }  // namespace mediabatch

@@ -72,7 +72,6 @@ class In {
 
 }  // namespace
 
-std::string encode_started(std::size_t index) { return Out(RecordType::started).u64(index).done(); }
 
 std::string encode_result(const Result& r) {
   Out o(RecordType::result);
@@ -81,11 +80,6 @@ std::string encode_result(const Result& r) {
   o.str(r.command).u64(static_cast<std::uint64_t>(r.status)).str(r.error).str(r.warning).f64(r.seconds);
   o.u64(r.bytes_in).u64(r.bytes_out).str(r.out_text).str(r.err_text).u64(r.cancelled);
   return o.done();
-}
-
-std::size_t decode_started(const std::string& payload) {
-  In in(payload);
-  return in.u64();
 }
 
 Result decode_result(const std::string& payload) {

@@ -1,6 +1,5 @@
 #pragma once
-// The journal a worker process keeps for its supervisor, over a pipe: "started" and each
-// result. Records are framed (a length, a type, then fields), so file names of any bytes pass
+// The results a worker process sends its supervisor, over a pipe. Records are framed (a length, a type, then fields), so file names of any bytes pass
 // unchanged.
 #include <cstdint>
 #include <mutex>
@@ -11,16 +10,14 @@
 
 namespace mediabatch::worker {
 
-enum class RecordType : std::uint8_t { started = 'S', result = 'R' };
+enum class RecordType : std::uint8_t { result = 'R' };
 
-std::string encode_started(std::size_t index);
 std::string encode_result(const Result& r);
 
 struct Record {
-  RecordType type = RecordType::started;
+  RecordType type = RecordType::result;
   std::string payload;
 };
-std::size_t decode_started(const std::string& payload);
 Result decode_result(const std::string& payload);
 
 // Splits a byte stream into records as bytes arrive. Throws Error on a malformed stream.
