@@ -64,7 +64,9 @@ bool transform_to_srgb(const Image& in, Image& out, const std::vector<std::uint8
     *note = "embedded ICC profile is not readable; ignored";
     return false;
   }
-  const cmsColorSpaceSignature space = cmsGetColorSpace(src.get());
+  // As a number: lcms returns the header's four bytes as they are, and a value outside
+  // cmsColorSpaceSignature's enumerators is undefined behaviour to load as one.
+  const cmsUInt32Number space = cmsGetColorSpace(src.get());
   const bool fits = (in.channels == 3 && space == cmsSigRgbData) || (in.channels == 4 && space == cmsSigCmykData);
   if (!fits) {
     *note = "embedded ICC profile does not match the image's colour space; ignored";
