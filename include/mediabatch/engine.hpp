@@ -51,6 +51,16 @@ struct BatchOptions {
   // file that crashes a library fails alone, and a fresh worker takes the rest. Off: every
   // job runs in this process.
   bool isolate = false;
+
+  // The scheduler's part of these settings.
+  SchedulerOptions scheduler() const {
+    SchedulerOptions s;
+    s.slots = slots;
+    s.order = order;
+    s.largest_first = largest_first;
+    s.timeout_seconds = job.timeout_seconds;
+    return s;
+  }
 };
 
 struct BatchOutcome {

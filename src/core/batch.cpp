@@ -63,12 +63,7 @@ BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>&
     outcome.not_started = run_supervised(jobs_, options_, feed, stop);  // watches signals itself
   } else {
     SignalWatcher watcher(stop, {});
-    SchedulerOptions sopts;
-    sopts.slots = options_.slots;
-    sopts.order = options_.order;
-    sopts.largest_first = options_.largest_first;
-    sopts.timeout_seconds = options_.job.timeout_seconds;
-    const RunTotals totals = Scheduler(sopts).run(
+    const RunTotals totals = Scheduler(options_.scheduler()).run(
         std::move(jobs_), [&](const Job& j) { return run_one(j, stop); }, [&](Result&& r) { feed(std::move(r)); },
         stop, [&] { feed.tick(); });
     outcome.not_started = totals.not_started;

@@ -20,11 +20,8 @@ int worker_main(const std::vector<Job>& jobs, const std::set<std::size_t>& run, 
     worker::RecordWriter journal(journal_fd);
     std::atomic<bool> stop{false};
     SignalWatcher watcher(stop, {});
-    SchedulerOptions sopts;
-    sopts.slots = options.slots;
+    SchedulerOptions sopts = options.scheduler();
     sopts.order = Order::completion;  // the supervisor puts results in order
-    sopts.largest_first = options.largest_first;
-    sopts.timeout_seconds = options.job.timeout_seconds;
     Scheduler(sopts).run(
         std::move(mine),
         [&](const Job& j) {
