@@ -11,6 +11,7 @@
 
 #include "mediabatch/errors.hpp"
 #include "mediabatch/file_io.hpp"
+#include "mediabatch/parallel.hpp"
 
 namespace mediabatch {
 
@@ -66,15 +67,10 @@ void probe_one(const Input& in, const std::vector<const Encoder*>& encoders, Pro
 std::vector<Probed> probe_inputs(const std::vector<Input>& inputs, const std::vector<const Encoder*>& encoders) {
   std::vector<Probed> probed(inputs.size());
   std::atomic<std::size_t> next{0};
-  auto work = [&] {
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  run_workers(static_cast<int>(std::min(cores, inputs.size() / 16 + 1)), [&] {
     for (std::size_t i = next++; i < inputs.size(); i = next++) probe_one(inputs[i], encoders, probed[i]);
-  };
-  const std::size_t helpers =
-      std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()) - 1, inputs.size() / 16);
-  std::vector<std::thread> threads;
-  for (std::size_t t = 0; t < helpers; ++t) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
+  });
   return probed;
 }
 
