@@ -106,23 +106,30 @@ class Encoder {
   }
   // File name of the primary output for an input ("photo.jpg" -> "photo_thumbnail.jpg").
   virtual fs::path output_name(const fs::path& input) const = 0;
-  // The files of which any one, newer than the input, shows that an earlier run converted it
-  // (skip-if-newer): the planned output, and others where the names depend on the content
-  // (`dicom --frames all` writes <stem>_0001.png... for a multi-frame file).
-  virtual std::vector<fs::path> done_markers(const fs::path& output) const { return {output}; }
+  // Every final path a job writes, where the names are known before encoding: the planned
+  // output, and for a job of several outputs all of them (each track of a cue split, each
+  // frame of `dicom --frames all`). Skip-if-newer takes a job as done only when every one of
+  // them is a file newer than the input, and a directory at one fails the job. May read the
+  // input's header; called on worker threads, so thread-safe. Throws Error.
+  virtual std::vector<fs::path> planned_outputs(const fs::path& /*input*/, const fs::path& output) const {
+    return {output};
+  }
 
   // Converts ctx.input() into ctx.temp_output() (and any ctx.add_output()). Throws Error with
   // a one-line reason on failure, Skip when the file has nothing to convert, and Cancelled
   // (ctx.throw_if_stopped()) when asked to stop. Only the engine's run_job() calls it.
   virtual void encode(EncodeContext& ctx) const = 0;
 
-  // Whether finish() needs the list of outputs this run wrote. Results are not kept, so the
-  // engine keeps that list (every path of every ok job) only when an encoder asks.
+  // Whether finish() needs the outputs of the batch. Results are not kept, so the engine
+  // keeps that list only when an encoder asks.
   virtual bool wants_outputs() const { return false; }
-  // Called once on the main thread after every job has finished (e.g. album ReplayGain over
-  // the files this run wrote; empty unless wants_outputs()). Throws Error to report a
-  // batch-level failure.
-  virtual void finish(const std::vector<fs::path>& /*written_outputs*/) {}
+  // Called once on the main thread after every job has finished, unless the batch was
+  // interrupted (e.g. album ReplayGain). `outputs` (empty unless wants_outputs()) holds every
+  // output of the batch's jobs that are done: written by this run, or skipped because an
+  // earlier run's outputs are up to date. `stop` turns true on Ctrl-C/SIGTERM/SIGHUP: stop
+  // soon, leaving every file either untouched or complete, and throw Cancelled. Throws Error
+  // to report a batch-level failure.
+  virtual void finish(const std::vector<fs::path>& /*outputs*/, const std::atomic<bool>& /*stop*/) {}
 };
 
 using EncoderList = std::vector<std::unique_ptr<Encoder>>;

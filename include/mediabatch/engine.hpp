@@ -65,6 +65,7 @@ struct BatchOptions {
 
 struct BatchOutcome {
   std::size_t ok = 0, failed = 0, skipped = 0;
+  std::size_t interrupted_jobs = 0;  // running when the batch was interrupted (not in `failed`)
   std::size_t not_started = 0;    // left when the batch was interrupted
   bool interrupted = false;       // Ctrl-C or SIGTERM
   bool batch_failed = false;      // a sink or an encoder's finish() failed
@@ -81,13 +82,13 @@ class Batch {
 
   // Runs every job (on the scheduler, or in supervised worker processes), streams each result
   // to every sink, then (unless interrupted) calls each encoder's finish(). Runs once.
-  // SIGINT/SIGTERM must be blocked in every thread (block_signals()): the first stops the
-  // batch, the second ends the process (130).
+  // `stop` stops it (running jobs are cancelled, nothing new starts, finish() stops too); the
+  // program's SignalWatcher sets it on SIGINT, SIGTERM or SIGHUP.
   BatchOutcome run(const std::vector<BatchSink*>& sinks, std::atomic<bool>& stop);
 
  private:
   Result run_one(const Job& job, const std::atomic<bool>& stop) const;
-  void finish_encoders(const std::vector<fs::path>& written, BatchOutcome& outcome);
+  void finish_encoders(const std::vector<fs::path>& outputs, const std::atomic<bool>& stop, BatchOutcome& outcome);
 
   std::vector<Job> jobs_;
   std::vector<Encoder*> encoders_;

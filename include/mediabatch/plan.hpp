@@ -19,9 +19,9 @@ struct PlanOptions {
 };
 
 // Chooses, for each input, the first encoder that accepts it (by reading its first bytes, in
-// parallel) and plans its output. Inputs named but missing, or named but of no accepted kind,
-// become preset jobs (failed / skipped with the reason), and so does an input whose output
-// would be itself. A file found by a walk that is another input's planned output (left by an
+// parallel) and plans its output. Inputs named but missing or not a regular file (a FIFO, a
+// socket, a device: never opened), or named but of no accepted kind, become preset jobs
+// (failed / skipped with the reason), and so does an input whose output would be itself. A file found by a walk that is another input's planned output (left by an
 // earlier run in place) is left out. Throws UsageError when two inputs map to one output or an
 // output would overwrite another input, naming every such case.
 std::vector<Job> plan_encoder_jobs(const std::vector<Input>& inputs, const std::vector<const Encoder*>& encoders,

@@ -1,8 +1,11 @@
 #pragma once
 // The outcome of one job, as the engine hands it to the main thread. A plain value type.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "mediabatch/file_io.hpp"
 
 namespace mediabatch {
 
@@ -24,6 +27,9 @@ struct Result {
   std::uint64_t bytes_out = 0;
   std::string out_text;     // exec: the task's captured stdout, printed whole on completion
   std::string err_text;     // exec: the task's captured stderr
+  // exec: what the task printed past the first few MB, in an unlinked temporary file (read
+  // from offset 0), so that no command's output has to fit in memory; null when it all fit.
+  std::shared_ptr<Fd> out_spill, err_spill;
   bool cancelled = false;   // stopped by Ctrl-C (not by --timeout)
 };
 

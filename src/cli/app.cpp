@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "core/signals.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/text.hpp"
 
@@ -62,17 +63,17 @@ void set_up_logging(const Common& c) {
 }
 
 // Runs the parsed command; exceptions become exit codes here, once.
-int dispatch(CommandLine& cl, const std::vector<std::string>& exec_command) {
+int dispatch(CommandLine& cl, const std::vector<std::string>& exec_command, std::atomic<bool>& stop) {
   try {
-    if (cl.exec->parsed()) return run_exec(cl.common, exec_command);
+    if (cl.exec->parsed()) return run_exec(cl.common, exec_command, stop);
     if (cl.merge->parsed()) return merge_reports(cl.report_files);
     if (cl.convert->parsed()) {
       std::vector<Encoder*> all;
       for (auto& [sub, enc] : cl.encoders) all.push_back(enc);
-      return run_encoders(cl.common, all, "convert");
+      return run_encoders(cl.common, all, "convert", stop);
     }
     for (auto& [sub, enc] : cl.encoders)
-      if (sub->parsed()) return run_encoders(cl.common, {enc}, std::string(enc->name()));
+      if (sub->parsed()) return run_encoders(cl.common, {enc}, std::string(enc->name()), stop);
   } catch (const UsageError& e) {
     spdlog::error("{}", printable(e.what(), true));
     return exit_usage;
@@ -86,6 +87,9 @@ int dispatch(CommandLine& cl, const std::vector<std::string>& exec_command) {
 }  // namespace
 
 int run(int argc, char** argv, EncoderList encoders) {
+  // From the start: Ctrl-C must work while inputs are walked and probed too.
+  std::atomic<bool> stop{false};
+  SignalWatcher watcher(stop);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> exec_command;  // exec's program: everything after "--"
   if (!args.empty() && args[0] == "exec") {
@@ -112,7 +116,7 @@ int run(int argc, char** argv, EncoderList encoders) {
     return cl.app.exit(e) == 0 ? exit_ok : exit_usage;
   }
   set_up_logging(cl.common);
-  return dispatch(cl, exec_command);
+  return dispatch(cl, exec_command, stop);
 }
 
 }  // namespace mediabatch::cli

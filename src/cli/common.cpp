@@ -11,6 +11,7 @@
 
 #include "cli/app.hpp"
 #include "cli/console.hpp"
+#include "core/signals.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/report.hpp"
 
@@ -121,7 +122,7 @@ BatchOptions batch_options(const Common& c, std::string command) {
   return o;
 }
 
-int run_batch(const Common& c, Batch& batch, bool exec) {
+int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop) {
   ConsoleOptions copts;
   copts.exec = exec;
   copts.quiet = c.quiet;
@@ -135,10 +136,9 @@ int run_batch(const Common& c, Batch& batch, bool exec) {
   if (report) sinks.push_back(&*report);
   sinks.push_back(&console);
 
-  std::atomic<bool> stop{false};
   const BatchOutcome outcome = batch.run(sinks, stop);
   console.summary(outcome.interrupted, outcome.not_started);
-  if (outcome.interrupted) return exit_interrupted;
+  if (outcome.interrupted) return interrupted_exit_code();
   return outcome.failed > 0 || outcome.batch_failed ? exit_failed : exit_ok;
 }
 

@@ -44,6 +44,6 @@ BatchOptions batch_options(const Common& c, std::string command);
 
 // Runs the batch with the console (and --report) as sinks, prints the summary and returns
 // the exit code.
-int run_batch(const Common& c, Batch& batch, bool exec);
+int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop);
 
 }  // namespace mediabatch::cli

@@ -29,10 +29,25 @@ std::string clock_text(double seconds) {
   return buf;
 }
 
-void write_all(std::FILE* f, const std::string& text) {
-  if (text.empty()) return;
+// A stream whose reader went away (`mediabatch ... | head -n 1`: EPIPE, SIGPIPE being ignored)
+// is not written to again; the batch goes on and the report is still written.
+bool closed(std::FILE* f) { return std::ferror(f) != 0; }
+
+// A command's captured output: the part kept in memory, then the part spilled to a file,
+// ending with a newline.
+void write_all(std::FILE* f, const std::string& text, const std::shared_ptr<Fd>& spill) {
+  if (closed(f)) return;
   std::fwrite(text.data(), 1, text.size(), f);
-  if (text.back() != '\n') std::fputc('\n', f);
+  char last = text.empty() ? '\n' : text.back();
+  if (spill) {
+    char buf[65536];
+    off_t at = 0;
+    for (ssize_t n; (n = ::pread(spill->get(), buf, sizeof buf, at)) > 0 && !closed(f); at += n) {
+      std::fwrite(buf, 1, static_cast<std::size_t>(n), f);
+      last = buf[n - 1];
+    }
+  }
+  if (last != '\n') std::fputc('\n', f);
 }
 
 }  // namespace
@@ -56,7 +71,7 @@ void Console::draw_progress(bool force) {
   // Thousands of quick results a second would otherwise redraw the line thousands of times.
   if (!force && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
-  std::size_t done = ok_ + failed_ + skipped_;
+  std::size_t done = ok_ + failed_ + skipped_ + interrupted_;
   double elapsed = std::chrono::duration<double>(now - start_).count();
   std::string eta = done > 0 && done < total_ ? clock_text(elapsed / done * (total_ - done)) : "-";
   std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, elapsed %s, ETA %s", done, total_, failed_,
@@ -68,22 +83,21 @@ void Console::draw_progress(bool force) {
 void Console::tick() { draw_progress(true); }
 
 void Console::result(const Result& r) {
-  switch (r.status) {
-    case Status::ok: ++ok_; break;
-    case Status::failed: ++failed_; break;
-    case Status::skipped: ++skipped_; break;
-  }
+  if (r.cancelled) ++interrupted_;
+  else if (r.status == Status::ok) ++ok_;
+  else if (r.status == Status::failed) ++failed_;
+  else ++skipped_;
   clear_progress();
   if (options_.exec) {
     // The command's own output, whole, then (for failures) why.
-    write_all(stdout, r.out_text);
+    write_all(stdout, r.out_text, r.out_spill);
     std::fflush(stdout);
-    write_all(stderr, r.err_text);
+    write_all(stderr, r.err_text, r.err_spill);
     if (r.status == Status::failed)
       std::fprintf(stderr, "mediabatch: failed: %s: %s\n", printable(r.input).c_str(), printable(r.error).c_str());
   } else if (r.status == Status::failed && options_.quiet) {
     std::fprintf(stderr, "failed  %s: %s\n", printable(r.input).c_str(), printable(r.error).c_str());
-  } else if (!options_.quiet) {
+  } else if (!options_.quiet && !closed(stdout)) {
     // Names and reasons come from outside: a name may hold a newline or an ANSI escape.
     const std::string input = printable(r.input), output = printable(r.output);
     std::string more = r.more_outputs.empty() ? "" : " (+" + std::to_string(r.more_outputs.size()) + " more)";
@@ -107,7 +121,7 @@ void Console::summary(bool interrupted, std::size_t not_started) {
   // A delta: a shell that exec'd us passes on the CPU time of the children it already reaped.
   double cpu = cpu_seconds() - cpu_start_;
   std::fprintf(stderr, "mediabatch: %zu ok, %zu failed, %zu skipped", ok_, failed_, skipped_);
-  if (interrupted) std::fprintf(stderr, ", %zu not started (interrupted)", not_started);
+  if (interrupted) std::fprintf(stderr, ", %zu interrupted, %zu not started", interrupted_, not_started);
   std::fprintf(stderr, "; %.2f s wall, %.2f s CPU, %.2fx parallel\n", wall, cpu, wall > 0 ? cpu / wall : 0.0);
 }
 

@@ -34,7 +34,7 @@ class Console final : public BatchSink {
   ConsoleOptions options_;
   bool progress_on_;
   std::size_t total_;
-  std::size_t ok_ = 0, failed_ = 0, skipped_ = 0;
+  std::size_t ok_ = 0, failed_ = 0, skipped_ = 0, interrupted_ = 0;
   std::chrono::steady_clock::time_point start_;
   double cpu_start_;
   bool progress_shown_ = false;

@@ -6,7 +6,8 @@
 
 namespace mediabatch::cli {
 
-int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const std::string& command) {
+int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const std::string& command,
+                 std::atomic<bool>& stop) {
   for (Encoder* e : encoders) e->validate();
   Common named = c;
   if (c.inputs.empty() && c.retry_failed.empty() && encoders.size() == 1) named.inputs = encoders.front()->default_inputs();
@@ -27,7 +28,7 @@ int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const s
     }
     return exit_ok;
   }
-  return run_batch(c, batch, false);
+  return run_batch(c, batch, false, stop);
 }
 
 }  // namespace mediabatch::cli

@@ -18,7 +18,7 @@ std::string quote_for_display(const std::string& s) {
 
 }  // namespace
 
-int run_exec(const Common& c, const std::vector<std::string>& command) {
+int run_exec(const Common& c, const std::vector<std::string>& command, std::atomic<bool>& stop) {
   if (command.empty()) throw UsageError("exec: no command: give it after --, e.g. mediabatch exec -- gzip -k {}");
   auto inputs = gather_inputs(c, true);
   std::vector<Job> jobs;
@@ -47,7 +47,7 @@ int run_exec(const Common& c, const std::vector<std::string>& command) {
   options.exec_command = command;
   options.largest_first = !c.inputs.empty();  // stdin inputs run in the order given
   Batch batch(std::move(jobs), {}, std::move(options));
-  return run_batch(c, batch, true);
+  return run_batch(c, batch, true, stop);
 }
 
 }  // namespace mediabatch::cli

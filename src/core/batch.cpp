@@ -3,21 +3,28 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "core/result_feed.hpp"
 #include "core/signals.hpp"
 #include "core/supervisor.hpp"
 #include "mediabatch/engine.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/temp_files.hpp"
 
 namespace mediabatch {
 
 void ResultFeed::operator()(Result&& r) {
   if (r.command.empty()) r.command = command_;
-  (r.status == Status::ok ? outcome_.ok : r.status == Status::failed ? outcome_.failed : outcome_.skipped)++;
-  if (r.status == Status::ok && keep_outputs_) {
-    written_.emplace_back(r.output);
-    written_.insert(written_.end(), r.more_outputs.begin(), r.more_outputs.end());
+  (r.cancelled                  ? outcome_.interrupted_jobs
+   : r.status == Status::ok     ? outcome_.ok
+   : r.status == Status::failed ? outcome_.failed
+                                : outcome_.skipped)++;
+  // Done: written now, or skipped because an earlier run's outputs are up to date.
+  const bool done = r.status == Status::ok || (r.status == Status::skipped && !r.output.empty());
+  if (done && keep_outputs_) {
+    outputs_.emplace_back(r.output);
+    outputs_.insert(outputs_.end(), r.more_outputs.begin(), r.more_outputs.end());
   }
   for (auto it = sinks_.begin(); it != sinks_.end();) {
     try {
@@ -53,35 +60,56 @@ Result Batch::run_one(const Job& job, const std::atomic<bool>& stop) const {
   return run_program(expand_placeholders(options_.exec_command, job.input), stop, limits);
 }
 
+namespace {
+
+// What a killed earlier run left in the folders this one writes to.
+void remove_stale_temporaries_of(const std::vector<Job>& jobs) {
+  std::set<fs::path> folders;
+  for (const Job& j : jobs)
+    if (j.encoder && !j.preset) folders.insert(j.output.parent_path().empty() ? fs::path(".") : j.output.parent_path());
+  if (folders.empty()) return;
+  const std::size_t removed = remove_stale_temporaries(folders);
+  spdlog::debug("removed {} stale temporary file{} of killed runs from {} output folder{}", removed,
+                removed == 1 ? "" : "s", folders.size(), folders.size() == 1 ? "" : "s");
+}
+
+}  // namespace
+
 BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>& stop) {
+  stop_batch_on_signal();
+  remove_stale_temporaries_of(jobs_);
   BatchOutcome outcome;
   const bool keep_outputs =
       std::any_of(encoders_.begin(), encoders_.end(), [](const Encoder* e) { return e->wants_outputs(); });
   ResultFeed feed(sinks, options_.command, keep_outputs, outcome);
   const bool supervised = options_.isolate && !encoders_.empty();
   if (supervised) {
-    outcome.not_started = run_supervised(jobs_, options_, feed, stop);  // watches signals itself
+    outcome.not_started = run_supervised(jobs_, options_, feed, stop);
   } else {
-    SignalWatcher watcher(stop, {});
     const RunTotals totals = Scheduler(options_.scheduler()).run(
         std::move(jobs_), [&](const Job& j) { return run_one(j, stop); }, [&](Result&& r) { feed(std::move(r)); },
         stop, [&] { feed.tick(); });
     outcome.not_started = totals.not_started;
   }
   jobs_.clear();
+  if (!stop.load()) finish_encoders(feed.outputs(), stop, outcome);
   outcome.interrupted = stop.load();
-  if (!outcome.interrupted) finish_encoders(feed.written(), outcome);
   return outcome;
 }
 
-void Batch::finish_encoders(const std::vector<fs::path>& written, BatchOutcome& outcome) {
+void Batch::finish_encoders(const std::vector<fs::path>& outputs, const std::atomic<bool>& stop,
+                            BatchOutcome& outcome) {
   for (Encoder* e : encoders_) {
     try {
-      e->finish(written);
+      e->finish(outputs, stop);
+    } catch (const Cancelled& c) {
+      spdlog::warn("{}: {}", e->name(), c.what());
+      return;
     } catch (const std::exception& ex) {
       spdlog::error("{}: {}", e->name(), ex.what());
       outcome.batch_failed = true;
     }
+    if (stop.load()) return;
   }
 }
 

@@ -34,11 +34,15 @@ class ModuleEncoder final : public Encoder {
   bool accepts(const Probe& probe) const override { return real().accepts(probe); }
   std::string reject_reason(const Probe& probe) const override { return real().reject_reason(probe); }
   fs::path output_name(const fs::path& input) const override { return real().output_name(input); }
-  std::vector<fs::path> done_markers(const fs::path& output) const override { return real().done_markers(output); }
+  std::vector<fs::path> planned_outputs(const fs::path& input, const fs::path& output) const override {
+    return real().planned_outputs(input, output);
+  }
   std::vector<std::string> default_inputs() const override { return real().default_inputs(); }
   void encode(EncodeContext& ctx) const override { real().encode(ctx); }
   bool wants_outputs() const override { return real().wants_outputs(); }
-  void finish(const std::vector<fs::path>& written) override { real().finish(written); }
+  void finish(const std::vector<fs::path>& outputs, const std::atomic<bool>& stop) override {
+    real().finish(outputs, stop);
+  }
 
  private:
   Encoder& real() const {

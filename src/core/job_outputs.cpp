@@ -1,12 +1,11 @@
 #include "core/job_outputs.hpp"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <system_error>
 
 #include "core/cleanup.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/temp_files.hpp"
 
 namespace mediabatch {
 
@@ -16,12 +15,8 @@ namespace {
 
 std::atomic<unsigned long> temp_counter{0};
 
-// ".NAME.mbtmp<pid>-<n><ext>": hidden, in the destination folder (so the rename is atomic),
-// and with the real extension, since libraries pick the format from it.
 fs::path temp_path_for(const fs::path& final_path) {
-  std::string name = "." + final_path.stem().string() + ".mbtmp" + std::to_string(::getpid()) + "-" +
-                     std::to_string(temp_counter.fetch_add(1)) + final_path.extension().string();
-  return final_path.parent_path() / name;
+  return temp_path_beside(final_path, std::to_string(temp_counter.fetch_add(1)));
 }
 
 }  // namespace
@@ -56,16 +51,35 @@ std::uint64_t JobOutputs::commit() {
     std::error_code ec;
     auto size = fs::file_size(temps_[i], ec);
     if (ec) throw Error("output " + finals_[i].string() + " was not written: " + ec.message());
+    if (fs::is_directory(fs::symlink_status(finals_[i], ec))) throw Error(finals_[i].string() + " is a directory");
     bytes += size;
   }
   for (std::size_t i = 0; i < temps_.size(); ++i) {
     std::error_code ec;
     fs::rename(temps_[i], finals_[i], ec);
-    if (ec) throw Error("renaming to " + finals_[i].string() + ": " + ec.message());
+    if (ec) {
+      const std::string reason = "renaming to " + finals_[i].string() + ": " + ec.message();
+      // None of the job's outputs stay: a re-run would take the ones left as done. (discard()
+      // then finds the renamed temporaries gone, which is harmless.)
+      for (std::size_t k = 0; k < i; ++k) fs::remove(finals_[k], ec);
+      throw Error(reason);
+    }
     cleanup::remove_temp(temps_[i]);
   }
   temps_.clear();
   return bytes;
+}
+
+std::string JobOutputs::with_final_names(std::string text) const {
+  auto replace_all = [&text](const std::string& from, const std::string& to) {
+    if (from.empty()) return;
+    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+      text.replace(at, from.size(), to);
+  };
+  for (std::size_t i = 0; i < temps_.size(); ++i) replace_all(temps_[i].string(), finals_[i].string());
+  for (std::size_t i = 0; i < temps_.size(); ++i)
+    replace_all(temps_[i].filename().string(), finals_[i].filename().string());
+  return text;
 }
 
 void JobOutputs::discard() noexcept {

@@ -21,10 +21,14 @@ class JobOutputs {
   std::filesystem::path add(const std::filesystem::path& final_path);
   void warn(std::string message);
 
-  // Renames every temporary file to its final name; returns the bytes written. Throws Error
-  // (naming the final path) when one is missing or cannot be renamed.
+  // Renames every temporary file to its final name, all or none: when one is missing, a
+  // directory is at its final name, or a rename fails, the ones already renamed are removed
+  // again and Error (naming the final path) is thrown. Returns the bytes written.
   std::uint64_t commit();
   void discard() noexcept;
+
+  // `text` with each temporary path (and temporary file name) replaced by its final one.
+  std::string with_final_names(std::string text) const;
 
   const std::string& warnings() const noexcept { return warnings_; }
   // The final paths, primary first (when it was written).

@@ -1,6 +1,7 @@
 #include "mediabatch/plan.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,9 +18,11 @@ namespace mediabatch {
 
 namespace {
 
+// O_NONBLOCK: should the file have become a FIFO since it was looked at, open() must not wait
+// for a writer.
 std::string read_head(const std::string& path) {
   std::string head(4096, '\0');
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return {};
   ssize_t n = ::read(fd.get(), head.data(), head.size());
   head.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
@@ -44,13 +47,28 @@ struct Probed {
   const Encoder* encoder = nullptr;
   std::uint64_t size = 0;
   std::string reject;
+  bool special = false;  // not a regular file: never opened
 };
 
-// The input's size and the first encoder that accepts it by its first bytes.
+const char* special_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a file";
+}
+
+// The input's size and the first encoder that accepts it by its first bytes. Only a regular
+// file is opened: reading a FIFO would wait for a writer for ever.
 void probe_one(const Input& in, const std::vector<const Encoder*>& encoders, Probed& out) {
   if (!in.exists) return;
-  std::error_code ec;
-  out.size = fs::file_size(in.name, ec);
+  struct stat st {};
+  if (::stat(in.name.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    out.special = true;
+    out.reject = std::string("not a regular file (") + special_kind(st.st_mode) + ")";
+    return;
+  }
+  out.size = static_cast<std::uint64_t>(st.st_size);
   const std::string head = read_head(in.name);
   const Probe probe{fs::path(in.name), head};
   for (const Encoder* e : encoders) {
@@ -85,7 +103,7 @@ std::vector<Job> plan_encoder_jobs(const std::vector<Input>& inputs, const std::
   std::vector<std::string> out_keys(inputs.size()), in_keys(inputs.size());
   std::map<std::string, std::size_t> producer;  // output key -> input producing it
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].exists) continue;
+    if (!inputs[i].exists || probed[i].special) continue;
     in_keys[i] = key_of(inputs[i].name);
     if (!probed[i].encoder) continue;
     outputs[i] = output_for(inputs[i], probed[i].encoder->output_name(inputs[i].name), options);
@@ -97,7 +115,7 @@ std::vector<Job> plan_encoder_jobs(const std::vector<Input>& inputs, const std::
   std::vector<bool> dropped(inputs.size(), false);
   std::map<std::string, std::string> kept_inputs;  // key -> name
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].exists) continue;
+    if (!inputs[i].exists || probed[i].special) continue;
     auto p = producer.find(in_keys[i]);
     if (!inputs[i].named && p != producer.end() && p->second != i) dropped[i] = true;
     else kept_inputs.emplace(in_keys[i], inputs[i].name);
@@ -116,6 +134,10 @@ std::vector<Job> plan_encoder_jobs(const std::vector<Input>& inputs, const std::
     if (!in.exists) {
       job.preset = job.preset_failed = true;
       job.preset_reason = "No such file or directory";
+    } else if (p.special) {
+      if (!in.named) continue;
+      job.preset = job.preset_failed = true;
+      job.preset_reason = p.reject;
     } else if (!p.encoder) {
       if (!in.named && !options.report_unknown) continue;
       job.preset = true;

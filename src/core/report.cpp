@@ -22,6 +22,7 @@ std::string to_json_line(const Result& r) {
   j["bytes_in"] = r.bytes_in;
   j["bytes_out"] = r.bytes_out;
   if (!r.warning.empty()) j["warning"] = r.warning;
+  if (r.cancelled) j["interrupted"] = true;  // status stays "failed": readers of old reports
   if (!r.more_outputs.empty()) {
     j["outputs"] = nlohmann::json::array({r.output});
     for (const auto& o : r.more_outputs) j["outputs"].push_back(o);

@@ -17,14 +17,15 @@ class ResultFeed {
 
   void operator()(Result&& r);
   void tick();
-  const std::vector<fs::path>& written() const noexcept { return written_; }
+  // The outputs of every job that is done (ok, or skipped as up to date), when kept.
+  const std::vector<fs::path>& outputs() const noexcept { return outputs_; }
 
  private:
   std::vector<BatchSink*> sinks_;
   std::string command_;
   bool keep_outputs_;
   BatchOutcome& outcome_;
-  std::vector<fs::path> written_;
+  std::vector<fs::path> outputs_;
 };
 
 }  // namespace mediabatch

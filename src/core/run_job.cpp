@@ -9,16 +9,20 @@ namespace mediabatch {
 
 namespace {
 
-// An output of an earlier run, newer than the input, shows the job was done.
+// Every output the job plans is a file of an earlier run, newer than the input: the job was
+// done. A directory at an output name is an error, not "done".
 bool up_to_date(const Job& job) {
   std::error_code ec;
   const auto in_time = fs::last_write_time(job.input, ec);
   if (ec) return false;
-  for (const fs::path& done : job.encoder->done_markers(job.output)) {
-    const auto out_time = fs::last_write_time(done, ec);
-    if (!ec && out_time >= in_time) return true;
+  for (const fs::path& out : job.encoder->planned_outputs(job.input, job.output)) {
+    const auto st = fs::status(out, ec);
+    if (fs::is_directory(st)) throw Error(out.string() + " is a directory");
+    if (ec || !fs::is_regular_file(st)) return false;
+    const auto out_time = fs::last_write_time(out, ec);
+    if (ec || out_time < in_time) return false;
   }
-  return false;
+  return true;
 }
 
 EncodeContext::Clock::time_point deadline_for(double timeout_seconds) {
@@ -35,6 +39,10 @@ Result run_job(const Job& job, const JobSettings& settings, const std::atomic<bo
   if (!settings.force && !job.redo && up_to_date(job)) {
     r.status = Status::skipped;
     r.error = "output is up to date (use --force)";
+    // Still the batch's outputs: an album pass after the batch takes them in.
+    const auto planned = job.encoder->planned_outputs(job.input, job.output);
+    r.output = planned.front().string();
+    for (std::size_t i = 1; i < planned.size(); ++i) r.more_outputs.push_back(planned[i].string());
     return r;
   }
   const fs::path folder = job.output.parent_path().empty() ? fs::path(".") : job.output.parent_path();
@@ -43,10 +51,17 @@ Result run_job(const Job& job, const JobSettings& settings, const std::atomic<bo
   if (ec) throw Error("cannot create " + folder.string() + ": " + ec.message());
 
   JobOutputs outputs(job.output);  // removes every temporary file unless committed
-  EncodeContext ctx(job.input, outputs, job.threads, &stop, deadline_for(settings.timeout_seconds));
-  job.encoder->encode(ctx);
-  ctx.throw_if_stopped();
-  r.bytes_out = outputs.commit();
+  try {
+    EncodeContext ctx(job.input, outputs, job.threads, &stop, deadline_for(settings.timeout_seconds));
+    job.encoder->encode(ctx);
+    ctx.throw_if_stopped();
+    r.bytes_out = outputs.commit();
+  } catch (const Cancelled&) {
+    throw;
+  } catch (const Error& e) {
+    // A library names the file it was writing: the user knows the output, not our temporary.
+    throw Error(outputs.with_final_names(e.what()));
+  }
   r.warning = outputs.warnings();
   const auto& finals = outputs.finals();
   if (!finals.empty()) r.output = finals.front().string();

@@ -5,59 +5,97 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "core/cleanup.hpp"
 
 namespace mediabatch {
 
 namespace {
 
-// SIGUSR2 sent to the watcher thread itself tells it to quit.
-sigset_t watched() {
+// Shared by the watcher thread and a SignalFd, which never run at the same time.
+std::atomic<int> first_signal{0};
+std::atomic<SignalWatcher*> active_watcher{nullptr};
+std::atomic<bool> batch_running{false};
+
+sigset_t stopping_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR2);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
-[[noreturn]] void exit_on_second_signal() {
+[[noreturn]] void exit_at_once(const char* why) {
   cleanup::emergency();
-  static const char msg[] = "\nmediabatch: interrupted twice, exiting now\n";
-  [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
-  ::_exit(130);
+  [[maybe_unused]] auto n = ::write(2, why, std::strlen(why));
+  ::_exit(interrupted_exit_code());
+}
+
+void take(int sig, std::atomic<bool>& stop) {
+  int none = 0;
+  const bool first = first_signal.compare_exchange_strong(none, sig);
+  if (!batch_running.load()) exit_at_once("\nmediabatch: interrupted before any file was converted\n");
+  if (!first) exit_at_once("\nmediabatch: interrupted twice, exiting now\n");
+  stop.store(true);
 }
 
 }  // namespace
 
 void block_signals() {
-  sigset_t set = watched();
+  sigset_t set = stopping_signals();
+  sigaddset(&set, SIGUSR2);  // tells the watcher thread to end
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
 }
 
-SignalWatcher::SignalWatcher(std::atomic<bool>& stop, std::function<void()> on_first) {
-  thread_ = std::thread([&stop, on_first = std::move(on_first)] {
-    sigset_t set = watched();
-    int seen = 0;
+void stop_batch_on_signal() noexcept { batch_running.store(true); }
+
+int interrupted_exit_code() noexcept {
+  const int sig = first_signal.load();
+  return 128 + (sig ? sig : SIGINT);
+}
+
+SignalWatcher::SignalWatcher(std::atomic<bool>& stop) : stop_(stop) {
+  start();
+  active_watcher.store(this);
+}
+
+SignalWatcher::~SignalWatcher() {
+  active_watcher.store(nullptr);
+  end();
+}
+
+void SignalWatcher::start() {
+  thread_ = std::thread([&stop = stop_] {
+    sigset_t set = stopping_signals();
+    sigaddset(&set, SIGUSR2);
     for (;;) {
       int sig = 0;
       if (sigwait(&set, &sig) != 0) continue;
       if (sig == SIGUSR2) return;
-      if (++seen == 1) {
-        stop.store(true);
-        if (on_first) on_first();
-      } else {
-        exit_on_second_signal();
-      }
+      take(sig, stop);
     }
   });
 }
 
+void SignalWatcher::end() {
+  if (!thread_.joinable()) return;
+  pthread_kill(thread_.native_handle(), SIGUSR2);
+  thread_.join();
+}
+
+SignalWatcher::Pause::Pause() : paused_(active_watcher.load()) {
+  if (paused_) paused_->end();
+}
+
+SignalWatcher::Pause::~Pause() {
+  if (paused_) paused_->start();
+}
+
 SignalFd::SignalFd(std::atomic<bool>& stop) : stop_(stop) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  sigset_t set = stopping_signals();
   fd_ = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
@@ -67,15 +105,8 @@ SignalFd::~SignalFd() {
 
 void SignalFd::handle() {
   signalfd_siginfo info;
-  while (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-    if (++seen_ == 1) stop_.store(true);
-    else exit_on_second_signal();
-  }
-}
-
-SignalWatcher::~SignalWatcher() {
-  pthread_kill(thread_.native_handle(), SIGUSR2);
-  thread_.join();
+  while (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info))
+    take(static_cast<int>(info.ssi_signo), stop_);
 }
 
 }  // namespace mediabatch

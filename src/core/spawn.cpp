@@ -1,10 +1,10 @@
-// exec: one external program per input, started with posix_spawn and an argv (never a shell),
+// exec: one external program per input, started with fork and exec of an argv (never a shell),
 // in its own process group so a timeout or Ctrl-C reaches everything it started.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,14 +12,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <memory>
 
 #include "core/cleanup.hpp"
 #include "mediabatch/text.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/exec.hpp"
 #include "mediabatch/file_io.hpp"
-
-extern char** environ;
 
 namespace mediabatch {
 
@@ -35,20 +35,62 @@ Pipe make_pipe() {
   return {Fd(fds[0]), Fd(fds[1])};
 }
 
-struct SpawnFileActions {
-  posix_spawn_file_actions_t fa;
-  SpawnFileActions() { posix_spawn_file_actions_init(&fa); }
-  ~SpawnFileActions() { posix_spawn_file_actions_destroy(&fa); }
-};
+// A command's output: the first bytes in memory, and past `kept_in_memory` everything in an
+// unlinked temporary file, so a command that prints gigabytes costs disk, not memory.
+class Capture {
+ public:
+  static constexpr std::size_t kept_in_memory = std::size_t{4} << 20;
 
-struct SpawnAttr {
-  posix_spawnattr_t attr;
-  SpawnAttr() { posix_spawnattr_init(&attr); }
-  ~SpawnAttr() { posix_spawnattr_destroy(&attr); }
+  Capture(std::string& text, std::shared_ptr<Fd>& spill) : text_(text), spill_(spill) {}
+
+  void append(const char* data, std::size_t n) {
+    if (!spill_ && text_.size() + n <= kept_in_memory) {
+      text_.append(data, n);
+      return;
+    }
+    if (!spill_ && !open_spill()) return;
+    if (lost_) return;
+    if (!write_all(spill_->get(), data, n)) lost(errno);
+  }
+
+ private:
+  bool open_spill() {
+    const char* dir = std::getenv("TMPDIR");
+    Fd fd(::open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!fd) {
+      lost(errno);
+      return false;
+    }
+    spill_ = std::make_shared<Fd>(std::move(fd));
+    return true;
+  }
+  static bool write_all(int fd, const char* data, std::size_t n) {
+    while (n > 0) {
+      const ssize_t w = ::write(fd, data, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return false;
+      data += w;
+      n -= static_cast<std::size_t>(w);
+    }
+    return true;
+  }
+  // The rest is dropped, and the output says so where it stops.
+  void lost(int error) {
+    if (lost_) return;
+    lost_ = true;
+    const std::string note = "\n[mediabatch: the rest of this output was dropped: cannot keep it in a temporary file: " +
+                             errno_text(error) + "]\n";
+    if (spill_) write_all(spill_->get(), note.data(), note.size());
+    else text_ += note;
+  }
+
+  std::string& text_;
+  std::shared_ptr<Fd>& spill_;
+  bool lost_ = false;
 };
 
 // Reads what is available; returns false at end of file.
-bool drain(int fd, std::string& into) {
+bool drain(int fd, Capture& into) {
   char buf[16384];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
@@ -73,31 +115,59 @@ std::string signal_name(int sig) {
 
 namespace {
 
-// Starts argv[0] in a process group of its own, stdin from /dev/null, stdout and stderr into
-// the write ends of the pipes (closed here once the child has them).
-pid_t spawn_in_group(const std::vector<std::string>& argv, Pipe& out, Pipe& err) {
-  SpawnFileActions fa;
-  posix_spawn_file_actions_addopen(&fa.fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa.fa, out.write.get(), 1);
-  posix_spawn_file_actions_adddup2(&fa.fa, err.write.get(), 2);
-
-  SpawnAttr attr;
+// The child's side, between fork and exec. Only async-signal-safe calls: another thread of
+// ours may have held a lock when it forked. On a failed exec, errno goes back through
+// `failed` (which a successful exec closes).
+[[noreturn]] void become_command(char* const* args, const Pipe& out, const Pipe& err, int failed, pid_t parent) {
+  ::setpgid(0, 0);
+  // Killed with mediabatch, even a SIGKILLed one. (The signal comes when the forking thread
+  // ends; that thread waits for this child, so it outlives it unless the process dies.)
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(127);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGPIPE, &dfl, nullptr);  // ignored by mediabatch; a command expects the default
   sigset_t none;
   sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr.attr, &none);  // our threads block SIGINT/SIGTERM; the child must not
-  posix_spawnattr_setpgroup(&attr.attr, 0);
-  posix_spawnattr_setflags(&attr.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);  // our threads block SIGINT/SIGTERM/SIGHUP
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out.write.get(), 1) < 0 || ::dup2(err.write.get(), 2) < 0) {
+    const int e = errno;
+    [[maybe_unused]] auto n = ::write(failed, &e, sizeof e);
+    ::_exit(127);
+  }
+  ::execvp(args[0], args);
+  const int e = errno;
+  [[maybe_unused]] auto n = ::write(failed, &e, sizeof e);
+  ::_exit(127);
+}
 
+// Starts argv[0] in a process group of its own, stdin from /dev/null, stdout and stderr into
+// the write ends of the pipes (closed here once the child has them). Not posix_spawn: it
+// cannot make the child die with us.
+pid_t spawn_in_group(const std::vector<std::string>& argv, Pipe& out, Pipe& err) {
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
-  pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, args[0], &fa.fa, &attr.attr, args.data(), environ);
-  if (rc != 0) throw Error("cannot run " + argv[0] + ": " + errno_text(rc));
+  Pipe failed = make_pipe();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw Error("cannot run " + argv[0] + ": " + errno_text(errno));
+  if (pid == 0) become_command(args.data(), out, err, failed.write.get(), parent);
+  ::setpgid(pid, pid);  // as the child does: whichever runs first, a kill(-pid) finds the group
+  failed.write.reset();
   out.write.reset();
   err.write.reset();
+  int child_errno = 0;
+  ssize_t n;
+  do n = ::read(failed.read.get(), &child_errno, sizeof child_errno);
+  while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    ::waitpid(pid, nullptr, 0);
+    throw Error("cannot run " + argv[0] + ": " + errno_text(child_errno));
+  }
   fcntl(out.read.get(), F_SETFL, O_NONBLOCK);
   fcntl(err.read.get(), F_SETFL, O_NONBLOCK);
   return pid;
@@ -117,6 +187,7 @@ Ending wait_and_capture(pid_t pid, Pipe& out, Pipe& err, const std::atomic<bool>
   Clock::time_point kill_at{};
   Ending ending = Ending::exited;
   bool term_sent = false, exited = false, out_open = true, err_open = true;
+  Capture out_text(r.out_text, r.out_spill), err_text(r.err_text, r.err_spill);
   while (!exited) {
     auto now = Clock::now();
     if (!term_sent && (stop.load(std::memory_order_relaxed) || (has_timeout && now >= deadline))) {
@@ -138,16 +209,16 @@ Ending wait_and_capture(pid_t pid, Pipe& out, Pipe& err, const std::atomic<bool>
     if (pidfd.get() >= 0) fds[n++] = {pidfd.get(), POLLIN, 0};
     int pr = ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(std::max<long long>(wait.count(), 0)));
     if (pr < 0 && errno != EINTR) break;
-    if (out_open) out_open = drain(out.read.get(), r.out_text);
-    if (err_open) err_open = drain(err.read.get(), r.err_text);
+    if (out_open) out_open = drain(out.read.get(), out_text);
+    if (err_open) err_open = drain(err.read.get(), err_text);
     // Without a pidfd, poll a reaped status; with one, only when it says the child is gone.
     bool check = pidfd.get() < 0 || (n > 0 && (fds[n - 1].revents & POLLIN));
     if (check && ::waitpid(pid, &status, WNOHANG) == pid) exited = true;
   }
   // The child is gone; its pipes may still be held by something it left running in the
   // background, so take what is buffered now instead of waiting for end of file.
-  if (out_open) drain(out.read.get(), r.out_text);
-  if (err_open) drain(err.read.get(), r.err_text);
+  if (out_open) drain(out.read.get(), out_text);
+  if (err_open) drain(err.read.get(), err_text);
   return ending;
 }
 

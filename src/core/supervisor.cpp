@@ -24,6 +24,7 @@
 #include "core/worker.hpp"
 #include "core/worker_protocol.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/temp_files.hpp"
 #include "mediabatch/file_io.hpp"
 #include "mediabatch/text.hpp"
 
@@ -253,9 +254,9 @@ class WorkerWatch {
   std::string partial_line_, last_line_;
 };
 
-// A dead worker's temporary files (".NAME.mbtmp<pid>-N.EXT") beside the outputs it was writing.
+// A dead worker's temporary files beside the outputs it was writing.
 void remove_temporaries_of(pid_t pid, const std::vector<Job>& jobs, const std::set<std::size_t>& running) {
-  const std::string mark = ".mbtmp" + std::to_string(pid) + "-";
+  const std::string mark = temp_mark_of(pid);
   std::set<fs::path> folders;
   for (std::size_t i : running) folders.insert(jobs[i].output.parent_path().empty() ? "." : jobs[i].output.parent_path());
   for (const auto& folder : folders) {
@@ -292,6 +293,7 @@ Result crashed_result(const Job& job, const std::string& reason) {
 
 std::size_t run_supervised(const std::vector<Job>& jobs, const BatchOptions& options, ResultFeed& feed,
                            std::atomic<bool>& stop) {
+  const SignalWatcher::Pause no_thread_while_forking;
   Emitter emit(options.order, feed);
   SignalFd signals(stop);
   std::set<std::size_t> pending;

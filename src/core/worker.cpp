@@ -19,7 +19,7 @@ int worker_main(const std::vector<Job>& jobs, const std::set<std::size_t>& run, 
     }
     worker::RecordWriter journal(journal_fd);
     std::atomic<bool> stop{false};
-    SignalWatcher watcher(stop, {});
+    SignalWatcher watcher(stop);
     SchedulerOptions sopts = options.scheduler();
     sopts.order = Order::completion;  // the supervisor puts results in order
     Scheduler(sopts).run(

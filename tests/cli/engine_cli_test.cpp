@@ -3,12 +3,16 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
+#include "mediabatch/temp_files.hpp"
 #include "support/test_support.hpp"
 
 using mbtest::fake_mediabatch;
@@ -202,10 +206,13 @@ TEST(EngineCli, TimeoutStopsAnEncoder) {
   EXPECT_FALSE(fs::exists(dir / "slow.out"));
 }
 
+// Unsupervised, so that the process writing the file is the one killed (a supervised worker
+// outlives its supervisor only long enough to remove its own temporaries).
 TEST(EngineCli, KillNineMidWriteLeavesNoFinalFile) {
   mbtest::TempDir dir;
   mbtest::write_file(dir / "big.fk", "FAKE\nchunks 400\n");
-  auto pid = mbtest::start({MEDIABATCH_FAKE_BINARY, "fake", "-o", (dir / "out").string(), (dir / "big.fk").string()},
+  auto pid = mbtest::start({MEDIABATCH_FAKE_BINARY, "fake", "--no-isolation", "-o", (dir / "out").string(),
+                            (dir / "big.fk").string()},
                            dir / "stdout", dir / "stderr");
   // Wait until the temp file is being written, then kill -9.
   for (int i = 0; i < 100 && !(fs::exists(dir / "out") && !files_in(dir / "out").empty()); ++i)
@@ -217,11 +224,59 @@ TEST(EngineCli, KillNineMidWriteLeavesNoFinalFile) {
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].substr(0, 5), ".big.");  // only the hidden temp file
   EXPECT_FALSE(fs::exists(dir / "out/big.out"));
-  // The next run converts it and ignores the stale temp file.
+  // The next run converts it and removes the killed run's temporary file.
   mbtest::write_file(dir / "big.fk", "FAKE\n");
   auto again = fake_mediabatch({"fake", "-o", (dir / "out").string(), (dir / "big.fk").string()});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(mbtest::read_file(dir / "out/big.out"), "FAKE\n");
+  EXPECT_EQ(files_in(dir / "out"), std::vector<std::string>{"big.out"});
+}
+
+// Temporary files of writers that are gone are removed at the start of a run; a live
+// writer's, or another machine's (a shared folder), are left unless a day old.
+TEST(EngineCli, StaleTemporariesOfDeadWritersAreRemoved) {
+  mbtest::TempDir dir;
+  for (const char* sub : {"in", "out", "slow"}) fs::create_directories(dir / sub);
+  mbtest::write_file(dir / "in/a.fk", "FAKE\n");
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  mbtest::wait_for(dead);
+  const pid_t live_other = mbtest::start({"sleep", "30"}, dir / "sleep.out", dir / "sleep.err");
+  mbtest::write_file(dir / "slow/s.fk", "FAKE\nsleep_ms 20000\n");
+  const pid_t live_mediabatch =
+      mbtest::start({MEDIABATCH_FAKE_BINARY, "fake", "--no-isolation", (dir / "slow").string()}, dir / "slow.out",
+                    dir / "slow.err");
+  for (int i = 0; i < 200 && mbtest::read_file("/proc/" + std::to_string(live_mediabatch) + "/comm").rfind("mediabatch", 0) != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  char host[9];
+  std::snprintf(host, sizeof host, "%08x", mediabatch::this_host_id());
+  const std::string here = host, elsewhere = here == "00000001" ? "00000002" : "00000001";
+  auto temp = [&](const std::string& h, pid_t pid) {
+    const fs::path p = dir / ("out/.x.mbtmp" + h + "-" + std::to_string(pid) + "-0.out");
+    mbtest::write_file(p, "partial");
+    return p;
+  };
+  const fs::path of_dead = temp(here, dead), of_non_mediabatch = temp(here, live_other);
+  const fs::path of_other_host = temp(elsewhere, dead), old_of_other_host = temp(elsewhere, dead + 1);
+  fs::last_write_time(old_of_other_host, fs::file_time_type::clock::now() - std::chrono::hours(25));
+  const fs::path of_live_mediabatch = temp(here, live_mediabatch);
+  const fs::path unrelated = dir / "out/.notes.txt";
+  mbtest::write_file(unrelated, "mine");
+
+  auto r = fake_mediabatch({"fake", "-v", "-o", (dir / "out").string(), (dir / "in").string()});
+  for (pid_t p : {live_other, live_mediabatch}) {
+    kill(p, SIGKILL);
+    mbtest::wait_for(p);
+  }
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "removed 3 stale temporary files of killed runs from 1 output folder")) << r.err;
+  EXPECT_FALSE(fs::exists(of_dead));
+  EXPECT_FALSE(fs::exists(of_non_mediabatch));
+  EXPECT_FALSE(fs::exists(old_of_other_host));
+  EXPECT_TRUE(fs::exists(of_other_host));
+  EXPECT_TRUE(fs::exists(of_live_mediabatch));
+  EXPECT_TRUE(fs::exists(unrelated));
+  EXPECT_TRUE(fs::exists(dir / "out/a.out"));
 }
 
 TEST(EngineCli, CtrlCCancelsRemovesTempFilesPrintsSummaryExits130) {
@@ -237,11 +292,16 @@ TEST(EngineCli, CtrlCCancelsRemovesTempFilesPrintsSummaryExits130) {
   EXPECT_EQ(mbtest::wait_for(pid), 130);
   EXPECT_TRUE(files_in(dir / "out").empty());
   auto err = mbtest::read_file(dir / "stderr");
-  EXPECT_TRUE(contains(err, "0 ok, 2 failed, 0 skipped, 4 not started (interrupted)")) << err;
-  // The log is valid JSON Lines of what finished.
+  EXPECT_TRUE(contains(err, "0 ok, 0 failed, 0 skipped, 2 interrupted, 4 not started")) << err;
+  // The log is valid JSON Lines of what finished: failed for old readers, and interrupted.
   std::istringstream in(mbtest::read_file(report));
   int n = 0;
-  for (std::string l; std::getline(in, l); ++n) EXPECT_EQ(nlohmann::json::parse(l)["error"], "interrupted");
+  for (std::string l; std::getline(in, l); ++n) {
+    const auto j = nlohmann::json::parse(l);
+    EXPECT_EQ(j["error"], "interrupted");
+    EXPECT_EQ(j["status"], "failed");
+    EXPECT_EQ(j["interrupted"], true);
+  }
   EXPECT_EQ(n, 2);
 }
 

@@ -595,10 +595,48 @@ TEST_F(DicomTest, FramesFirstAndAll) {
   EXPECT_NE(frames[1].samples, frames[2].samples);
   EXPECT_FALSE(fs::exists(dir / "multi_0004.png"));
 
-  // Skip-if-newer looks for the file the first frame was written to.
+  // Skip-if-newer looks for every file a job writes: each frame's under --frames all, named
+  // from the header; the one output otherwise.
   mbtest::EncoderHarness all(mediabatch::make_dicom_encoder(), {"--frames", "all"});
-  const auto markers = all.encoder().done_markers(dir / "multi.png");
-  EXPECT_NE(std::find(markers.begin(), markers.end(), dir / "multi_0001.png"), markers.end());
+  EXPECT_EQ(all.encoder().planned_outputs(in, dir / "multi.png"),
+            (std::vector<fs::path>{dir / "multi_0001.png", dir / "multi_0002.png", dir / "multi_0003.png"}));
+  const auto single = write("single.dcm", gray_dicom(GrayParams{}));
+  EXPECT_EQ(all.encoder().planned_outputs(single, dir / "single.png"), std::vector<fs::path>{dir / "single.png"});
+  mbtest::EncoderHarness first(mediabatch::make_dicom_encoder());
+  EXPECT_EQ(first.encoder().planned_outputs(in, dir / "multi.png"), std::vector<fs::path>{dir / "multi.png"});
+  // A header claiming more frames than the file has bytes (within --max-pixels) is no list of
+  // names to make.
+  GrayParams liar;
+  liar.claimed_frames = 50000;
+  const auto lying = write("liar.dcm", gray_dicom(liar));
+  EXPECT_EQ(all.encoder().planned_outputs(lying, dir / "liar.png"), std::vector<fs::path>{dir / "liar.png"});
+}
+
+TEST_F(DicomTest, AllFramesJobIsRedoneWhenAFrameIsMissing) {
+  GrayParams p;
+  p.frames = 3;
+  const auto in = write("multi.dcm", gray_dicom(p));
+  const fs::path out = dir / "out" / "multi.png";
+  mbtest::EncoderHarness h(mediabatch::make_dicom_encoder(), {"--frames", "all"});
+  mbtest::JobOptions skip_if_newer;
+  skip_if_newer.force = false;
+  ASSERT_EQ(h.encode(in, out, skip_if_newer).status, mediabatch::Status::ok);
+  const fs::path second = dir / "out" / "multi_0002.png";
+  const auto written = fs::last_write_time(second);
+
+  const mediabatch::Result again = h.encode(in, out, skip_if_newer);
+  EXPECT_EQ(again.status, mediabatch::Status::skipped) << again.error;
+  EXPECT_EQ(again.output, (dir / "out" / "multi_0001.png").string());
+  EXPECT_EQ(again.more_outputs, (std::vector<std::string>{second.string(), (dir / "out" / "multi_0003.png").string()}));
+  EXPECT_EQ(fs::last_write_time(second), written);
+
+  // One frame gone: the job is not done, and is converted again.
+  fs::remove(second);
+  const mediabatch::Result redone = h.encode(in, out, skip_if_newer);
+  EXPECT_EQ(redone.status, mediabatch::Status::ok) << redone.error;
+  ASSERT_TRUE(fs::exists(second));
+  EXPECT_EQ(read_png(second).samples.size(), 64u * 48u);
+  EXPECT_FALSE(fs::exists(out)) << "a multi-frame file writes no <stem>.png";
 }
 
 TEST_F(DicomTest, AllFramesAreUpToDateOnTheNextRun) {

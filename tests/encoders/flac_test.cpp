@@ -1,6 +1,7 @@
 // Tests of `mediabatch flac`: WAV variants generated with ffmpeg at test time, encoded, then
 // checked with the flac CLI (flac -t, flac -d), metaflac and libFLAC as independent readers.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,11 +10,13 @@
 #include <FLAC++/metadata.h>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <thread>
 #include <tuple>
 
 #include "mediabatch/encoder.hpp"
@@ -301,14 +304,25 @@ TEST(FlacEncoder, StopsWhenCancelled) {
   for (const auto& e : fs::directory_iterator(dir / "out")) ADD_FAILURE() << "left behind: " << e.path();
 }
 
-// Two short CD tracks named as cdparanoia names them.
-void make_tracks(const TempDir& dir, int n, double seconds = 1.0) {
+// Tracks 1 to n named as cdparanoia names them (track01.cdda.wav).
+std::vector<fs::path> track_wavs(const TempDir& dir, int n) {
+  std::vector<fs::path> wavs;
   for (int i = 1; i <= n; ++i) {
     char name[32];
     std::snprintf(name, sizeof name, "track%02d.cdda.wav", i);
-    gen("ffmpeg -v error -y -f lavfi -i 'sine=frequency=" + std::to_string(200 * i) +
-        ":sample_rate=44100' -ac 2 -t " + std::to_string(seconds) + " -c:a pcm_s16le '" + (dir / name).string() + "'");
+    wavs.push_back(dir / name);
   }
+  return wavs;
+}
+
+// Short CD tracks, each `quieter_db` quieter than the one before.
+std::vector<fs::path> make_tracks(const TempDir& dir, int n, double seconds = 1.0, double quieter_db = 0) {
+  const std::vector<fs::path> wavs = track_wavs(dir, n);
+  for (int i = 1; i <= n; ++i)
+    gen("ffmpeg -v error -y -f lavfi -i 'sine=frequency=" + std::to_string(200 * i) +
+        ":sample_rate=44100' -ac 2 -t " + std::to_string(seconds) + " -af volume=-" +
+        std::to_string(quieter_db * (i - 1)) + "dB -c:a pcm_s16le '" + wavs[i - 1].string() + "'");
+  return wavs;
 }
 
 TEST(FlacEncoder, AlbumJsonAndTagOptionsGiveExactlyTheTags) {
@@ -566,8 +580,7 @@ ino_t inode_of(const fs::path& p) {
 
 // Two short tracks of one album, encoded with --replay-gain; finish() not yet called.
 std::vector<fs::path> encode_for_replay_gain(mbtest::EncoderHarness& h, const TempDir& dir) {
-  make_tracks(dir, 2);
-  const std::vector<fs::path> wavs = {dir / "track01.cdda.wav", dir / "track02.cdda.wav"};
+  const std::vector<fs::path> wavs = make_tracks(dir, 2);
   h.plan(wavs, dir / "out");
   std::vector<fs::path> outs;
   for (const auto& w : wavs) outs.emplace_back(h.encode_into(w, dir / "out").output);
@@ -646,6 +659,7 @@ TEST(FlacEncoder, ReplayGainThatFailsLeavesTheFileAsItWasAndNoTemporary) {
     }
   }
   EXPECT_NE(error.find("track01.flac"), std::string::npos) << error;
+  EXPECT_NE(error.find(std::strerror(EFBIG)), std::string::npos) << error;  // the system's reason
   EXPECT_TRUE(mbtest::read_file(outs[0]) == before) << "the file was changed";
   EXPECT_TRUE(flac_test_passes(outs[0]));
   EXPECT_EQ(tag_map(outs[0]).count("REPLAYGAIN_TRACK_GAIN"), 0u);
@@ -654,6 +668,222 @@ TEST(FlacEncoder, ReplayGainThatFailsLeavesTheFileAsItWasAndNoTemporary) {
   // With room again, the same batch is tagged.
   h.finish();
   EXPECT_FALSE(tag_map(outs[0])["REPLAYGAIN_TRACK_GAIN"].empty());
+}
+
+fs::path track_flac(const fs::path& folder, int number) {
+  char name[32];
+  std::snprintf(name, sizeof name, "track%02d.flac", number);
+  return folder / name;
+}
+
+mbtest::JobOptions skip_if_newer() {
+  mbtest::JobOptions o;
+  o.force = false;
+  return o;
+}
+
+// Encodes `wavs` as one batch into `out` and runs its album pass.
+void encode_album(const std::vector<fs::path>& wavs, const fs::path& out) {
+  auto h = flac_harness({"--replay-gain"});
+  h.plan(wavs, out);
+  for (const auto& w : wavs) h.encode_into(w, out);
+  h.finish();
+}
+
+double album_gain_of(const fs::path& flac_file) { return gain_of(tag_map(flac_file)["REPLAYGAIN_ALBUM_GAIN"]); }
+
+TEST(FlacEncoder, ReplayGainOfAnAlbumEncodedOverTwoRunsCoversAllItsTracks) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  const std::vector<fs::path> wavs = make_tracks(dir, 6, 2.0, 3.0);
+  const fs::path out = dir / "out";
+  {
+    // The first run is stopped after three tracks, before its album pass.
+    auto first = flac_harness({"--replay-gain"});
+    first.plan(wavs, out);
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(first.encode_into(wavs[i], out).status, mediabatch::Status::ok);
+  }
+  auto rerun = flac_harness({"--replay-gain"});
+  rerun.plan(wavs, out);
+  for (int i = 0; i < 6; ++i) {
+    const mediabatch::Result r = rerun.encode_into(wavs[i], out, skip_if_newer());
+    EXPECT_EQ(r.status, i < 3 ? mediabatch::Status::skipped : mediabatch::Status::ok) << i << ": " << r.error;
+    EXPECT_EQ(r.output, track_flac(out, i + 1).string());
+  }
+  rerun.finish();
+
+  encode_album(wavs, dir / "whole");
+  encode_album(std::vector<fs::path>(wavs.begin(), wavs.begin() + 3), dir / "first_three");
+  const double whole = album_gain_of(track_flac(dir / "whole", 1));
+  // Else the comparison below could not tell the two albums apart.
+  ASSERT_GT(std::abs(album_gain_of(track_flac(dir / "first_three", 1)) - whole), 0.5);
+  for (int i = 1; i <= 6; ++i) {
+    SCOPED_TRACE(i);
+    const auto tags = tag_map(track_flac(out, i));
+    ASSERT_EQ(tags.count("REPLAYGAIN_ALBUM_GAIN"), 1u) << exported_tags(track_flac(out, i));
+    EXPECT_NEAR(gain_of(tags.at("REPLAYGAIN_ALBUM_GAIN")), whole, 0.01);
+    EXPECT_EQ(tags.at("REPLAYGAIN_TRACK_GAIN"), tag_map(track_flac(dir / "whole", i))["REPLAYGAIN_TRACK_GAIN"]);
+  }
+}
+
+bool fully_tagged(const fs::path& f) {
+  const auto tags = tag_map(f);
+  for (const char* key : {"REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK", "REPLAYGAIN_ALBUM_GAIN",
+                          "REPLAYGAIN_ALBUM_PEAK"})
+    if (tags.count(key) == 0) return false;
+  return flac_test_passes(f);
+}
+
+// Each file is as it was or carries all four tags; none is left under a temporary name.
+// Returns how many were left as they were.
+int check_untouched_or_tagged(const std::vector<fs::path>& files, const std::vector<std::string>& before) {
+  int untouched = 0;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (mbtest::read_file(files[i]) == before[i]) {
+      ++untouched;
+    } else {
+      EXPECT_TRUE(fully_tagged(files[i])) << files[i] << " changed but is not fully tagged";
+    }
+  }
+  for (const auto& e : fs::directory_iterator(files.front().parent_path()))
+    EXPECT_FALSE(mediabatch::is_temp_name(e.path().filename().string())) << "left behind: " << e.path();
+  return untouched;
+}
+
+// Runs finish() with a stop that comes once tagging has begun (the first file's tagged copy
+// is there, or the file was replaced). Returns whether finish() was stopped.
+bool finish_stopped_while_tagging(mbtest::EncoderHarness& h, const fs::path& first_file) {
+  const ino_t first_inode = inode_of(first_file);
+  std::atomic<bool> stop{false}, finished{false};
+  auto tagging_began = [&] {
+    for (const auto& e : fs::directory_iterator(first_file.parent_path()))
+      if (mediabatch::is_temp_name(e.path().filename().string())) return true;
+    struct stat st {};
+    return ::stat(first_file.c_str(), &st) == 0 && st.st_ino != first_inode;
+  };
+  std::thread watcher([&] {
+    while (!finished.load() && !tagging_began()) {
+    }
+    stop = true;
+  });
+  bool stopped = false;
+  try {
+    h.finish(&stop);
+  } catch (const mediabatch::Cancelled& e) {
+    EXPECT_STREQ(e.what(), "interrupted");
+    stopped = true;
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "finish() failed: " << e.what();
+  }
+  finished = true;
+  watcher.join();
+  return stopped;
+}
+
+TEST(FlacEncoder, ReplayGainStoppedLeavesEachFileAsItWasOrFullyTagged) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  const std::vector<fs::path> wavs = make_tracks(dir, 6, 2.0, 3.0);
+  auto h = flac_harness({"--replay-gain"});
+  h.plan(wavs, dir / "out");
+  std::vector<fs::path> outs;
+  std::vector<std::string> before;
+  for (const auto& w : wavs) {
+    outs.emplace_back(h.encode_into(w, dir / "out").output);
+    before.push_back(mbtest::read_file(outs.back()));
+  }
+
+  // Stopped before it starts: nothing is measured or written.
+  const std::atomic<bool> stopped{true};
+  EXPECT_THROW(h.finish(&stopped), mediabatch::Cancelled);
+  EXPECT_EQ(check_untouched_or_tagged(outs, before), 6);
+
+  // Stopped while it tags: the file being tagged is finished, the ones after it are not
+  // started. When the scheduler runs the whole pass before the stop lands, try again.
+  bool cancelled = false;
+  for (int attempt = 0; attempt < 5 && !cancelled; ++attempt) {
+    for (std::size_t i = 0; i < outs.size(); ++i) mbtest::write_file(outs[i], before[i]);
+    cancelled = finish_stopped_while_tagging(h, outs.front());
+    const int untouched = check_untouched_or_tagged(outs, before);
+    if (cancelled) {
+      EXPECT_TRUE(fully_tagged(outs.front()));
+      EXPECT_GE(untouched, 1);
+    }
+  }
+  EXPECT_TRUE(cancelled) << "finish() did not stop in five tries";
+}
+
+// A small tmpfs of our own for one test, unmounted afterwards. Tests run as root (CI does):
+// a mount that fails fails the test.
+class FlacOnSmallDisk : public ::testing::Test {
+ protected:
+  void mount_tmpfs(unsigned long flags) {
+    fs::create_directories(mount_point_);
+    ASSERT_EQ(::mount("tmpfs", mount_point_.c_str(), "tmpfs", flags, "size=256k"), 0)
+        << "mount -t tmpfs " << mount_point_ << ": " << std::strerror(errno) << " (these tests need root)";
+    mounted_ = true;
+  }
+  void TearDown() override {
+    if (mounted_) {
+      EXPECT_EQ(::umount2(mount_point_.c_str(), MNT_DETACH), 0) << std::strerror(errno);
+    }
+  }
+  void expect_nothing_left() {
+    for (const auto& e : fs::directory_iterator(mount_point_)) ADD_FAILURE() << "left behind: " << e.path();
+  }
+
+  TempDir dir_;
+  const fs::path mount_point_ = dir_ / "disk";
+  bool mounted_ = false;
+};
+
+TEST_F(FlacOnSmallDisk, AFullDiskGivesTheSystemsReasonNamingTheOutput) {
+  REQUIRE_FLAC_TOOLS();
+  const fs::path wav = dir_ / "big.wav";
+  // White noise hardly compresses: 360 KB as FLAC (the two channels are one), for a disk of 256 KB.
+  gen(ffmpeg_wav(wav, "-f lavfi -i 'anoisesrc=color=white:amplitude=0.9:seed=3:sample_rate=44100'", "pcm_s16le",
+                 "-ac 2 -t 4"));
+  ASSERT_NO_FATAL_FAILURE(mount_tmpfs(0));
+  const std::string error = error_of(wav, mount_point_);
+  EXPECT_NE(error.find(std::strerror(ENOSPC)), std::string::npos) << error;
+  EXPECT_NE(error.find((mount_point_ / "big.flac").string()), std::string::npos) << error;
+  EXPECT_EQ(error.find(".mbtmp"), std::string::npos) << error;
+  expect_nothing_left();
+}
+
+TEST_F(FlacOnSmallDisk, AReadOnlyFolderGivesTheSystemsReasonNamingTheOutput) {
+  REQUIRE_FLAC_TOOLS();
+  const fs::path wav = dir_ / "a.wav";
+  gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-t 0.5"));
+  ASSERT_NO_FATAL_FAILURE(mount_tmpfs(MS_RDONLY));
+  const std::string error = error_of(wav, mount_point_);
+  EXPECT_NE(error.find(std::strerror(EROFS)), std::string::npos) << error;
+  EXPECT_NE(error.find((mount_point_ / "a.flac").string()), std::string::npos) << error;
+  EXPECT_EQ(error.find(".mbtmp"), std::string::npos) << error;
+  expect_nothing_left();
+}
+
+TEST(FlacEncoder, ASplitPlansEveryTrackAndIsRedoneWhenOneIsMissing) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
+  mbtest::write_file(dir / "disc.cue", kCue);
+  const fs::path out = dir / "out";
+  const std::vector<fs::path> tracks = {out / "track01.flac", out / "track02.flac", out / "track03.flac"};
+  // The cue sheet as the input, or a WAV image with --cue; a plain WAV writes its one file.
+  EXPECT_EQ(flac_harness().encoder().planned_outputs(dir / "disc.cue", out / "track01.flac"), tracks);
+  auto h = flac_harness({"--cue", (dir / "disc.cue").string(), (dir / "disc.wav").string()});
+  EXPECT_EQ(h.encoder().planned_outputs(dir / "disc.wav", out / "track01.flac"), tracks);
+  EXPECT_EQ(flac_harness().encoder().planned_outputs(dir / "disc.wav", out / "disc.flac"),
+            std::vector<fs::path>{out / "disc.flac"});
+
+  ASSERT_EQ(h.encode_into(dir / "disc.wav", out, skip_if_newer()).status, mediabatch::Status::ok);
+  const mediabatch::Result again = h.encode_into(dir / "disc.wav", out, skip_if_newer());
+  EXPECT_EQ(again.status, mediabatch::Status::skipped) << again.error;
+  EXPECT_EQ(outputs_of(again), tracks);
+  fs::remove(tracks[1]);
+  EXPECT_EQ(h.encode_into(dir / "disc.wav", out, skip_if_newer()).status, mediabatch::Status::ok);
+  check_split(dir, tracks);
 }
 
 // ---- size limits: what a header claims is checked, never allocated ------------------------

@@ -35,9 +35,18 @@ class FakeEncoder : public Encoder {
   bool accepts(const Probe& p) const override { return p.head.substr(0, 4) == "FAKE"; }
   fs::path output_name(const fs::path& input) const override { return input.stem().string() + ".out"; }
 
+  // The job's outputs are known from its "extra" lines, as a cue split's are from its sheet.
+  std::vector<fs::path> planned_outputs(const fs::path& input, const fs::path& output) const override {
+    std::vector<fs::path> all{output};
+    std::istringstream lines(slurp(input));
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("extra ", 0) == 0) all.push_back(output.parent_path() / line.substr(6));
+    return all;
+  }
+
   bool wants_outputs() const override { return std::getenv("MEDIABATCH_FAKE_FINISH_LOG") != nullptr; }
   // Lists what the batch wrote in the file that MEDIABATCH_FAKE_FINISH_LOG names.
-  void finish(const std::vector<fs::path>& written) override {
+  void finish(const std::vector<fs::path>& written, const std::atomic<bool>& /*stop*/) override {
     const char* log = std::getenv("MEDIABATCH_FAKE_FINISH_LOG");
     if (!log) return;
     std::ofstream out(log);
@@ -73,6 +82,8 @@ class FakeEncoder : public Encoder {
         std::string name;
         words >> name;
         std::ofstream(ctx.add_output(ctx.output().parent_path() / name)) << "extra";
+      } else if (op == "fail_naming_temp") {  // as a library reports the file it was writing
+        throw Error("writing " + ctx.temp_output().string() + ": No space left on device");
       } else if (op == "skip") {
         std::string reason;
         std::getline(words >> std::ws, reason);

@@ -47,7 +47,7 @@ mediabatch::Result EncoderHarness::encode(const fs::path& input, const fs::path&
   settings.timeout_seconds = options.timeout_seconds;
   static const std::atomic<bool> never{false};
   mediabatch::Result r = mediabatch::run_job(job, settings, options.stop ? *options.stop : never);
-  if (r.status == mediabatch::Status::ok) {
+  if (r.status == mediabatch::Status::ok || !r.output.empty()) {  // written, or up to date
     written_.emplace_back(r.output);
     written_.insert(written_.end(), r.more_outputs.begin(), r.more_outputs.end());
   }
@@ -59,6 +59,9 @@ mediabatch::Result EncoderHarness::encode_into(const fs::path& input, const fs::
   return encode(input, out_dir / encoder_->output_name(input), options);
 }
 
-void EncoderHarness::finish() { encoder_->finish(written_); }
+void EncoderHarness::finish(const std::atomic<bool>* stop) {
+  static const std::atomic<bool> never{false};
+  encoder_->finish(written_, stop ? *stop : never);
+}
 
 }  // namespace mbtest

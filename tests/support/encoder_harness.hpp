@@ -43,8 +43,9 @@ class EncoderHarness {
   // Same, with the output named by the encoder under out_dir.
   mediabatch::Result encode_into(const std::filesystem::path& input, const std::filesystem::path& out_dir,
                                  const JobOptions& options = {});
-  // The encoder's finish() over every output the ok jobs wrote.
-  void finish();
+  // The encoder's finish() over every output of the jobs that are done (ok, or skipped as
+  // up to date), as a batch calls it.
+  void finish(const std::atomic<bool>* stop = nullptr);
 
  private:
   std::unique_ptr<mediabatch::Encoder> encoder_;

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -34,6 +37,26 @@ TEST(RunProgram, CapturesOutputAndExitCode) {
   auto ok = run_program({"true"}, stop, {});
   EXPECT_EQ(ok.status, Status::ok);
   EXPECT_TRUE(ok.error.empty());
+}
+
+// Past a few MB, a command's output goes to an unlinked temporary file, in order.
+TEST(RunProgram, BigOutputSpillsToAFileNotMemory) {
+  std::atomic<bool> stop{false};
+  auto r = run_program({"sh", "-c", "seq 1 2000000"}, stop, {});
+  ASSERT_EQ(r.status, Status::ok);
+  ASSERT_TRUE(r.out_spill);
+  EXPECT_LE(r.out_text.size(), std::size_t{4} << 20);
+  struct stat st {};
+  ASSERT_EQ(fstat(r.out_spill->get(), &st), 0);
+  std::string all = r.out_text;
+  all.resize(r.out_text.size() + static_cast<std::size_t>(st.st_size));
+  ASSERT_EQ(pread(r.out_spill->get(), all.data() + r.out_text.size(), static_cast<std::size_t>(st.st_size), 0),
+            st.st_size);
+  std::string expected;
+  for (int i = 1; i <= 2000000; ++i) expected += std::to_string(i) + "\n";
+  EXPECT_EQ(all.size(), expected.size());
+  EXPECT_TRUE(all == expected);
+  EXPECT_FALSE(r.err_spill);
 }
 
 TEST(RunProgram, DeathBySignalIsNamed) {

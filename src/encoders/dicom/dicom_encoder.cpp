@@ -35,6 +35,11 @@ std::string png_file_name(const fs::path& named_after, unsigned frame = 0) {
   return name + ".png";
 }
 
+// Frame `frame` (from 1) of a multi-frame file under --frames all, beside the planned output.
+fs::path frame_path(const fs::path& output, unsigned frame) {
+  return output.parent_path() / png_file_name(output, frame);
+}
+
 // ImageMagick geometry WxH+X+Y (offsets optional).
 std::optional<Crop> parse_crop(const std::string& text) {
   unsigned w = 0, h = 0, x = 0, y = 0;
@@ -142,10 +147,14 @@ class DicomEncoder final : public Encoder {
   }
 
   fs::path output_name(const fs::path& input) const override { return png_file_name(input); }
-  // A multi-frame file under --frames all writes <stem>_0001.png... and not <stem>.png.
-  std::vector<fs::path> done_markers(const fs::path& output) const override {
-    if (!all_frames()) return {output};
-    return {output, output.parent_path() / png_file_name(output, 1)};
+  // A multi-frame file under --frames all writes <stem>_0001.png... (one per frame, counted
+  // from its header) and not <stem>.png; skip-if-newer needs them all.
+  std::vector<fs::path> planned_outputs(const fs::path& input, const fs::path& output) const override {
+    const unsigned frames = all_frames() ? dicom::planned_frames(input, max_pixels_) : 1;
+    if (frames <= 1) return {output};
+    std::vector<fs::path> paths;
+    for (unsigned f = 1; f <= frames; ++f) paths.push_back(frame_path(output, f));
+    return paths;
   }
 
   void encode(EncodeContext& ctx) const override;
@@ -205,7 +214,7 @@ void DicomEncoder::encode(EncodeContext& ctx) const {
     ctx.throw_if_stopped();
     const auto bytes = dicom::encode_png(dicom::render_frame(image, f, crop, render_, buffers, ctx), png);
     if (each_frame)
-      dicom::write_bytes(ctx.add_output(ctx.output().parent_path() / png_file_name(ctx.output(), f + 1)), bytes);
+      dicom::write_bytes(ctx.add_output(frame_path(ctx.output(), f + 1)), bytes);
     else
       dicom::write_bytes(ctx.temp_output(), bytes);
   }

@@ -2,6 +2,7 @@
 
 #include <gdcmGlobal.h>
 #include <gdcmImage.h>
+#include <gdcmImageHelper.h>
 #include <gdcmImageReader.h>
 #include <gdcmLookupTable.h>
 #include <gdcmReader.h>
@@ -96,16 +97,16 @@ bool use_stored_pixels(const gdcm::ImageReader& reader, DicomImage& d) {
 
 // Rows x Columns x Number of Frames as the header claims them, before anything is decoded:
 // GDCM decodes every frame into one buffer (and its codecs into one more of their own).
-void check_max_pixels(const gdcm::Image& image, const DicomImage& d, std::uint64_t max_pixels) {
-  const std::uint64_t pixels = std::uint64_t{d.width} * d.height * d.frames;
-  const std::string size = std::to_string(d.width) + "x" + std::to_string(d.height) +
-                           (d.frames > 1 ? " x " + std::to_string(d.frames) + " frames" : std::string());
+void check_max_pixels(unsigned width, unsigned height, unsigned frames, const gdcm::PixelFormat& pf,
+                      std::uint64_t max_pixels) {
+  const std::uint64_t pixels = std::uint64_t{width} * height * frames;
+  const std::string size = std::to_string(width) + "x" + std::to_string(height) +
+                           (frames > 1 ? " x " + std::to_string(frames) + " frames" : std::string());
   if (max_pixels != 0 && pixels > max_pixels)
     throw Error("image is " + size + " (" + megapixels_text(pixels) + "), above --max-pixels " +
                 std::to_string(max_pixels));
   // Bitmap::GetBufferLength() multiplies in 32 bits: past 4 GiB it would wrap to a short buffer.
   // (Not PixelFormat::GetPixelSize(), which asserts on 1-bit pixels.)
-  const gdcm::PixelFormat& pf = image.GetPixelFormat();
   if (pixels * ((pf.GetBitsAllocated() + 7u) / 8) * pf.GetSamplesPerPixel() > UINT32_MAX)
     throw Error("image is " + size + ": more than the 4 GiB GDCM can decode into one buffer");
 }
@@ -213,7 +214,7 @@ DicomImage read_dicom(EncodeContext& ctx, std::uint64_t max_pixels) {
   d.height = dims[1];
   d.frames = image.GetNumberOfDimensions() > 2 ? std::max(1u, dims[2]) : 1u;
   if (d.width == 0 || d.height == 0) throw Error("image has no rows or columns");
-  check_max_pixels(image, d, max_pixels);
+  check_max_pixels(d.width, d.height, d.frames, image.GetPixelFormat(), max_pixels);
 
   check_not_truncated(ctx.input(), *d.reader);
   if (!use_stored_pixels(*d.reader, d)) decode_pixels(*d.reader, d);
@@ -226,6 +227,28 @@ DicomImage read_dicom(EncodeContext& ctx, std::uint64_t max_pixels) {
   unpack_ybr_full_422(d);
   count_frames(d, ctx);
   return d;
+}
+
+unsigned planned_frames(const fs::path& input, std::uint64_t max_pixels) {
+  try {
+    check_value_lengths(input);  // before GDCM allocates what the header claims
+    gdcm::Reader reader;
+    reader.SetFileName(input.c_str());
+    // The header only: the reader stops at the pixel data, a few KB into a file of megabytes.
+    if (!reader.ReadUpToTag(gdcm::Tag(0x7fe0, 0x0010))) return 1;
+    // How gdcm::ImageReader counts them (Number of Frames, or the ACR-NEMA dimensions).
+    const std::vector<unsigned> dims = gdcm::ImageHelper::GetDimensionsValue(reader.GetFile());
+    const unsigned frames = std::max(1u, dims[2]);
+    check_max_pixels(dims[0], dims[1], frames, gdcm::ImageHelper::GetPixelFormatValue(reader.GetFile()),
+                     max_pixels);
+    // Every frame takes at least a byte of the file: a header claiming more frames is wrong
+    // (read_dicom() takes those the pixel data holds), and no list that long is made.
+    std::error_code ec;
+    const std::uintmax_t file_size = fs::file_size(input, ec);
+    return ec || frames > file_size ? 1 : frames;
+  } catch (const Error&) {
+    return 1;  // read_dicom() fails on it, with the reason
+  }
 }
 
 void prepare_gdcm() {

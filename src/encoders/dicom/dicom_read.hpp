@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -64,6 +65,11 @@ struct DicomImage {
 // Before GDCM reads values, every value length must fit in the file (dicom_lengths.hpp);
 // before it decodes, Rows x Columns x Number of Frames must be at most max_pixels (0: no limit).
 DicomImage read_dicom(EncodeContext& ctx, std::uint64_t max_pixels);
+
+// The frames read_dicom() finds in the file by its header alone, without decoding (at least
+// 1). A file it would refuse (unreadable, above max_pixels, more frames claimed than the file
+// has bytes) counts as 1: read_dicom() then says why. Thread-safe.
+unsigned planned_frames(const std::filesystem::path& input, std::uint64_t max_pixels);
 
 // Silences GDCM's own messages and builds its dictionaries; once per process, thread-safe.
 void prepare_gdcm();

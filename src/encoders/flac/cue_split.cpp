@@ -1,6 +1,5 @@
 #include "cue_split.hpp"
 
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -36,13 +35,13 @@ std::vector<std::uint64_t> track_starts(EncodeContext& ctx, const WavFormat& f, 
 
 std::vector<Piece> track_pieces(EncodeContext& ctx, const WavFormat& f, const CueSheet& cue,
                                 const std::vector<std::uint64_t>& starts, const Tags& overrides) {
+  const std::vector<fs::path> finals = track_paths(ctx.output().parent_path(), cue);
   std::vector<Piece> pieces(cue.tracks.size());
   for (std::size_t i = 0; i < pieces.size(); ++i) {
     Piece& p = pieces[i];
     p.first_frame = starts[i];
     p.frames = (i + 1 < starts.size() ? starts[i + 1] : f.frames) - starts[i];
-    const fs::path final_path = ctx.output().parent_path() / track_file_name(cue.tracks[i].number);
-    p.path = final_path == ctx.output() ? ctx.temp_output() : ctx.add_output(final_path);
+    p.path = finals[i] == ctx.output() ? ctx.temp_output() : ctx.add_output(finals[i]);
     p.tags = cue.album.tags_for(cue.tracks[i].number);
     override_tags(p.tags, overrides);
     add_channel_mask(ctx, f, p.tags);
@@ -79,6 +78,12 @@ std::string track_file_name(unsigned number) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "track%02u.flac", number);
   return buf;
+}
+
+std::vector<fs::path> track_paths(const fs::path& folder, const CueSheet& cue) {
+  std::vector<fs::path> paths;
+  for (const auto& t : cue.tracks) paths.push_back(folder / track_file_name(t.number));
+  return paths;
 }
 
 CueSheet read_image_cue_sheet(const fs::path& cue_file) {

@@ -4,6 +4,7 @@
 // Throws mediabatch::Error and Cancelled.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "album.hpp"
 #include "cue_sheet.hpp"
@@ -14,6 +15,8 @@ namespace mediabatch::flac {
 
 // The file name of a split track ("track07.flac"): the one naming rule for cue tracks.
 std::string track_file_name(unsigned number);
+// Every track file a split of `cue` writes into `folder`, in the cue sheet's order.
+std::vector<std::filesystem::path> track_paths(const std::filesystem::path& folder, const CueSheet& cue);
 
 // The cue sheet given as an input, which must name a single whole-disc image (a parse error
 // is this file's Error here, not a usage error: the other inputs still run).

@@ -4,6 +4,7 @@
 // batch, and which stage a file goes to (flac_writer, cue_split, replay_gain).
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <optional>
 
@@ -117,6 +118,14 @@ class FlacEncoder final : public Encoder {
     return stem.string() + ".flac";
   }
 
+  // A split writes every track of its cue sheet, named before encoding; skip-if-newer needs
+  // them all (a track may have been deleted since).
+  std::vector<fs::path> planned_outputs(const fs::path& input, const fs::path& output) const override {
+    if (is_cue_path(input)) return flac::track_paths(output.parent_path(), flac::read_image_cue_sheet(input));
+    if (cue_ && cue_->is_image()) return flac::track_paths(output.parent_path(), *cue_);
+    return {output};
+  }
+
   void encode(EncodeContext& ctx) const override {
     if (is_cue_path(ctx.input())) {
       const flac::CueSheet cue = flac::read_image_cue_sheet(ctx.input());
@@ -130,14 +139,16 @@ class FlacEncoder final : public Encoder {
 
   bool wants_outputs() const override { return replay_gain_; }
 
-  void finish(const std::vector<fs::path>& written) override {
+  // `outputs` holds the tracks that earlier runs wrote and this one skipped as well, so an
+  // album encoded over several runs gets the gain of all its tracks.
+  void finish(const std::vector<fs::path>& outputs, const std::atomic<bool>& stop) override {
     if (!replay_gain_) return;
     std::vector<fs::path> files;
-    for (const auto& f : written)  // every output, the tracks of a split image included
+    for (const auto& f : outputs)  // every output, the tracks of a split image included
       if (lower_extension(f.filename().string()) == ".flac") files.push_back(f);
     std::sort(files.begin(), files.end());
     files.erase(std::unique(files.begin(), files.end()), files.end());
-    if (!files.empty()) flac::apply_replay_gain(files);
+    if (!files.empty()) flac::apply_replay_gain(files, stop);
   }
 
  private:

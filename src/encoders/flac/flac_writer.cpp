@@ -4,10 +4,13 @@
 #include <FLAC++/metadata.h>
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "flac_io.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/text.hpp"
 
 namespace mediabatch::flac {
 
@@ -77,22 +80,67 @@ Metadata::Metadata(const Piece& piece, unsigned sample_rate, const Cover* cover)
   blocks.push_back(&padding);
 }
 
-Error encoder_error(FLAC::Encoder::File& enc, const std::string& what) {
-  const auto state = enc.get_state();
+// libFLAC encoding into an IoFile of ours: its own file output (init(filename)) reports a full
+// disk as FLAC__STREAM_ENCODER_CLIENT_ERROR, without the system's reason.
+class FileEncoder final : public FLAC::Encoder::Stream {
+ public:
+  explicit FileEncoder(const std::filesystem::path& path)
+      : path_(path), file_(IoFile::open(path, "wb", "creating " + path.string())) {}
+  // FLAC::Encoder::Stream's destructor finishes an encode left unfinished (an error, a stop),
+  // which calls write_callback() when this object is gone. Finish while it is here, into the
+  // abandoned file, where the first write fails and libFLAC stops (the engine removes it).
+  ~FileEncoder() override {
+    file_.discard();
+    (void)finish();
+  }
+  FileEncoder(const FileEncoder&) = delete;
+  FileEncoder& operator=(const FileEncoder&) = delete;
+
+  // Why libFLAC failed at `what`: the system's reason for a failed write, else its state.
+  Error error(const std::string& what);
+  // The file complete: every byte written and the close checked.
+  void close() { file_.close("writing " + path_.string()); }
+
+ protected:
+  FLAC__StreamEncoderWriteStatus write_callback(const FLAC__byte buffer[], size_t bytes, uint32_t /*samples*/,
+                                                uint32_t /*frame*/) override {
+    return file_.write(buffer, 1, bytes) == bytes ? FLAC__STREAM_ENCODER_WRITE_STATUS_OK
+                                                  : FLAC__STREAM_ENCODER_WRITE_STATUS_FATAL_ERROR;
+  }
+  // libFLAC goes back to fill in STREAMINFO and the seek table when it finishes.
+  FLAC__StreamEncoderSeekStatus seek_callback(FLAC__uint64 offset) override {
+    return file_.seek(static_cast<std::int64_t>(offset), SEEK_SET) == 0 ? FLAC__STREAM_ENCODER_SEEK_STATUS_OK
+                                                                       : FLAC__STREAM_ENCODER_SEEK_STATUS_ERROR;
+  }
+  FLAC__StreamEncoderTellStatus tell_callback(FLAC__uint64* offset) override {
+    const std::int64_t at = file_.tell();
+    if (at < 0) return FLAC__STREAM_ENCODER_TELL_STATUS_ERROR;
+    *offset = static_cast<FLAC__uint64>(at);
+    return FLAC__STREAM_ENCODER_TELL_STATUS_OK;
+  }
+
+ private:
+  std::filesystem::path path_;
+  IoFile file_;
+};
+
+Error FileEncoder::error(const std::string& what) {
+  if (file_.error() != 0) return Error("writing " + path_.string() + ": " + errno_text(file_.error()));
+  const auto state = get_state();
   std::string why = state.as_cstring();
   if (state == FLAC__STREAM_ENCODER_VERIFY_MISMATCH_IN_AUDIO_DATA) {
     FLAC__uint64 sample = 0;
     uint32_t frame = 0, channel = 0, frame_sample = 0;
     FLAC__int32 expected = 0, got = 0;
-    enc.get_verify_decoder_error_stats(&sample, &frame, &channel, &frame_sample, &expected, &got);
+    get_verify_decoder_error_stats(&sample, &frame, &channel, &frame_sample, &expected, &got);
     why += " at sample " + std::to_string(sample) + ", channel " + std::to_string(channel);
   } else if (state == FLAC__STREAM_ENCODER_VERIFY_DECODER_ERROR) {
-    why += std::string(" (") + enc.get_verify_decoder_state().as_cstring() + ")";
+    why += std::string(" (") + get_verify_decoder_state().as_cstring() + ")";
   }
   return Error(what + ": " + why);
 }
 
-void start(FLAC::Encoder::File& enc, const WavFormat& f, const Piece& piece, Metadata& meta,
+void start(FileEncoder& enc, const WavFormat& f, const Piece& piece, Metadata& meta,
            const WriterSettings& settings) {
   bool ok = enc.set_verify(settings.verify) && enc.set_compression_level(static_cast<unsigned>(settings.level)) &&
             enc.set_channels(f.channels) && enc.set_bits_per_sample(f.bits) && enc.set_sample_rate(f.sample_rate) &&
@@ -104,12 +152,11 @@ void start(FLAC::Encoder::File& enc, const WavFormat& f, const Piece& piece, Met
   if (!enc.set_metadata(meta.blocks.data(), static_cast<uint32_t>(meta.blocks.size())))
     throw Error(std::string("setting FLAC metadata: ") + enc.get_state().as_cstring());
 
-  const auto init = enc.init(piece.path.string());
-  if (init != FLAC__STREAM_ENCODER_INIT_STATUS_OK) {
-    std::string why = FLAC__StreamEncoderInitStatusString[init];
-    if (init == FLAC__STREAM_ENCODER_INIT_STATUS_ENCODER_ERROR) why = enc.get_state().as_cstring();
-    throw Error("starting libFLAC for " + describe(f) + ": " + why);
-  }
+  // init() writes the metadata blocks: a write can fail here already.
+  const auto init = enc.init();
+  const std::string what = "starting libFLAC for " + describe(f);
+  if (init == FLAC__STREAM_ENCODER_INIT_STATUS_ENCODER_ERROR) throw enc.error(what);
+  if (init != FLAC__STREAM_ENCODER_INIT_STATUS_OK) throw Error(what + ": " + FLAC__StreamEncoderInitStatusString[init]);
 }
 
 }  // namespace
@@ -117,7 +164,7 @@ void start(FLAC::Encoder::File& enc, const WavFormat& f, const Piece& piece, Met
 void write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& piece, const WriterSettings& settings) {
   const WavFormat& f = wav.format();
   Metadata meta(piece, f.sample_rate, settings.cover);
-  FLAC::Encoder::File enc;
+  FileEncoder enc(piece.path);
   start(enc, f, piece, meta, settings);
   wav.seek_frame(piece.first_frame);
   std::vector<FLAC__int32> samples(kBlockFrames * f.channels);
@@ -126,10 +173,11 @@ void write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& piece, c
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kBlockFrames));
     const std::size_t got = wav.read(samples.data(), want);
     if (got != want) throw Error("WAV data ended early");
-    if (!enc.process_interleaved(samples.data(), static_cast<uint32_t>(got))) throw encoder_error(enc, "encoding");
+    if (!enc.process_interleaved(samples.data(), static_cast<uint32_t>(got))) throw enc.error("encoding");
     left -= got;
   }
-  if (!enc.finish()) throw encoder_error(enc, "finishing the FLAC file");
+  if (!enc.finish()) throw enc.error("finishing the FLAC file");
+  enc.close();
 }
 
 void add_channel_mask(EncodeContext& ctx, const WavFormat& f, Tags& tags) {

@@ -2,7 +2,8 @@
 // The FLAC writer: one range of frames of an open WAV into one FLAC file with libFLAC++, laid
 // out as the flac CLI lays it out (seek table, tags, cover, padding). Keeps no state: several
 // threads may write pieces of one job at once, each with its own WavReader. Throws
-// mediabatch::Error (with libFLAC's state) and Cancelled.
+// mediabatch::Error (the system's reason for a failed write, "writing PATH: No space left on
+// device", else libFLAC's state) and Cancelled.
 #include <cstdint>
 #include <filesystem>
 

@@ -1,24 +1,21 @@
 #include "replay_gain.hpp"
 
 #include <ebur128.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <FLAC++/decoder.h>
 #include <FLAC++/metadata.h>
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <atomic>
+#include <cstdio>
 #include <map>
-#include <thread>
 #include <memory>
 #include <system_error>
+#include <thread>
 
+#include "flac_io.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/parallel.hpp"
-#include "mediabatch/file_io.hpp"
+#include "mediabatch/temp_files.hpp"
 #include "mediabatch/text.hpp"
 
 namespace mediabatch::flac {
@@ -34,14 +31,19 @@ struct Ebur128Free {
 };
 using Ebur128 = std::unique_ptr<ebur128_state, Ebur128Free>;
 
-// Decodes one FLAC file into an EBU R128 meter.
+// Decodes one FLAC file into an EBU R128 meter; stops at the next frame once `stop` is set.
 class Meter final : public FLAC::Decoder::File {
  public:
+  explicit Meter(const std::atomic<bool>& stop) : stop_(stop) {}
   Ebur128 state;
   std::string error;
 
  protected:
   FLAC__StreamDecoderWriteStatus write_callback(const FLAC__Frame* frame, const FLAC__int32* const buffer[]) override {
+    if (stop_.load()) {
+      error = "interrupted";
+      return FLAC__STREAM_DECODER_WRITE_STATUS_ABORT;
+    }
     const unsigned channels = frame->header.channels;
     const unsigned n = frame->header.blocksize;
     if (!state) {
@@ -71,6 +73,7 @@ class Meter final : public FLAC::Decoder::File {
   }
 
  private:
+  const std::atomic<bool>& stop_;
   unsigned channels_ = 0;
   std::vector<double> samples_;
 };
@@ -94,14 +97,17 @@ bool add_replay_gain(FLAC::Metadata::VorbisComment& vc, const Loudness& l) {
          vc.append_comment({"REPLAYGAIN_ALBUM_PEAK", format_peak(l.album_peak).c_str()});
 }
 
-// Writes the tags into `file` in place; `name` is the file the user knows, for messages.
-void write_tags(const fs::path& file, const std::string& name, const Loudness& l) {
-  FLAC::Metadata::Chain chain;
-  if (!chain.read(file.c_str()))
-    throw Error(name + ": reading FLAC metadata for ReplayGain: " + chain.status().as_cstring());
+// "track01.flac: ReplayGain: writing its tagged copy", the start of each reason given here.
+std::string about(const std::string& name, const char* doing) { return name + ": ReplayGain: " + doing; }
+
+Error failure(const std::string& name, const char* doing, const std::string& reason) {
+  return Error(about(name, doing) + ": " + reason);
+}
+
+// Replaces any ReplayGain tags in the chain's VORBIS_COMMENT block with these.
+void set_replay_gain(FLAC::Metadata::Chain& chain, const std::string& name, const Loudness& l) {
   FLAC::Metadata::Iterator it;
   it.init(chain);
-  bool found = false;
   do {
     if (it.get_block_type() != FLAC__METADATA_TYPE_VORBIS_COMMENT) continue;
     std::unique_ptr<FLAC::Metadata::Prototype> block(it.get_block());
@@ -110,81 +116,47 @@ void write_tags(const fs::path& file, const std::string& name, const Loudness& l
     for (const char* key : {"REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK", "REPLAYGAIN_ALBUM_GAIN",
                             "REPLAYGAIN_ALBUM_PEAK", "REPLAYGAIN_REFERENCE_LOUDNESS"})
       vc->remove_entries_matching(key);
-    if (!add_replay_gain(*vc, l)) throw Error(name + ": adding ReplayGain tags: out of memory");
-    found = true;
-    break;
+    if (!add_replay_gain(*vc, l)) throw failure(name, "adding its tags", "out of memory");
+    return;
   } while (it.next());
-  if (!found) {
-    // The encoder always writes a VORBIS_COMMENT block; a file without one gets a new block.
-    // On success the chain takes the block and FLAC++ deletes the wrapper itself.
-    auto vc = std::make_unique<FLAC::Metadata::VorbisComment>();
-    FLAC::Metadata::Iterator first;
-    first.init(chain);
-    if (!add_replay_gain(*vc, l) || !first.insert_block_after(vc.get()))
-      throw Error(name + ": adding a VORBIS_COMMENT block failed");
-    vc.release();
-  }
-  // use_padding: the tags grow into the PADDING block, so the audio is not moved.
-  if (!chain.write(true, false)) throw Error(name + ": writing ReplayGain tags: " + chain.status().as_cstring());
-}
-
-// Copies `from` into `to`, which this call creates (O_EXCL: never someone else's file) and
-// removes again when the copy fails part-way; `to` gets the permission bits of `from`. Throws
-// Error with the system's reason ("writing: No space left on device").
-void copy_to_new_file(const fs::path& from, const fs::path& to) {
-  Fd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-  struct stat st {};
-  if (!in || ::fstat(in.get(), &st) != 0) throw Error("reading: " + errno_text(errno));
-  Fd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!out) throw Error("creating " + to.filename().string() + ": " + errno_text(errno));
-  try {
-    std::vector<char> buffer(1 << 20);
-    for (ssize_t n; (n = ::read(in.get(), buffer.data(), buffer.size())) != 0;) {
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw Error("reading: " + errno_text(errno));
-      for (ssize_t done = 0; done < n;) {
-        const ssize_t w = ::write(out.get(), buffer.data() + done, static_cast<std::size_t>(n - done));
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) throw Error("writing: " + errno_text(errno));
-        done += w;
-      }
-    }
-    if (::fchmod(out.get(), st.st_mode & 07777) != 0 || out.close() != 0)
-      throw Error("writing: " + errno_text(errno));
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(to, ignored);
-    throw;
-  }
+  // The encoder always writes a VORBIS_COMMENT block; a file without one gets a new block.
+  // On success the chain takes the block and FLAC++ deletes the wrapper itself.
+  auto vc = std::make_unique<FLAC::Metadata::VorbisComment>();
+  FLAC::Metadata::Iterator first;
+  first.init(chain);
+  if (!add_replay_gain(*vc, l) || !first.insert_block_after(vc.get()))
+    throw failure(name, "adding its tags", "adding a VORBIS_COMMENT block failed");
+  vc.release();
 }
 
 // A hidden copy beside a file, renamed over it once complete, so that the file under its own
-// name is whole at every moment (a crash or a full disk leaves the old file, not a torn one).
-// The name has the engine's temporary shape (".NAME.mbtmp<pid>-..."), which the input walk
-// skips; the copy is removed unless it replaced the file.
+// name is whole at every moment (a crash, a full disk or Ctrl-C leaves the old file, not a torn
+// one). The name is the engine's temporary shape, which the input walk skips and a later run
+// sweeps up; the copy is removed unless it replaced the file.
 class ReplacementCopy {
  public:
-  explicit ReplacementCopy(const fs::path& original) : original_(original) {
-    const fs::path temp = original.parent_path() / ("." + original.stem().string() + ".mbtmp" +
-                                                    std::to_string(::getpid()) + "-replaygain" +
-                                                    original.extension().string());
-    try {
-      mtime_ = fs::last_write_time(original);
-      copy_to_new_file(original, temp);
-    } catch (const std::exception& e) {
-      throw Error(name() + ": copying for ReplayGain: " + e.what());
-    }
-    path_ = temp;
-  }
+  explicit ReplacementCopy(const fs::path& original)
+      : original_(original), path_(temp_path_beside(original, "replaygain")) {}
   ~ReplacementCopy() {
     std::error_code ec;
-    if (!path_.empty()) fs::remove(path_, ec);
+    if (created_) fs::remove(path_, ec);
   }
   ReplacementCopy(const ReplacementCopy&) = delete;
   ReplacementCopy& operator=(const ReplacementCopy&) = delete;
 
-  const fs::path& path() const noexcept { return path_; }
   std::string name() const { return original_.filename().string(); }
+
+  // Creates the copy, never over someone else's file, with the file's permission bits.
+  IoFile create() {
+    std::error_code ec;
+    const auto perms = fs::status(original_, ec).permissions();
+    if (!ec) mtime_ = fs::last_write_time(original_, ec);
+    if (ec) throw failure(name(), "reading", ec.message());
+    IoFile copy = IoFile::create_new(path_, static_cast<mode_t>(perms & fs::perms::mask),
+                                     about(name(), "creating its tagged copy"));
+    created_ = true;
+    return copy;
+  }
 
   // Renames the copy over the file, with the file's time: a later run's skip-if-newer sees
   // the time of the encode, as before the tags were added.
@@ -192,49 +164,102 @@ class ReplacementCopy {
     std::error_code ec;
     fs::last_write_time(path_, mtime_, ec);
     if (!ec) fs::rename(path_, original_, ec);
-    if (ec) throw Error(name() + ": replacing it with its ReplayGain-tagged copy: " + ec.message());
-    path_.clear();
+    if (ec) throw failure(name(), "replacing it with its tagged copy", ec.message());
+    created_ = false;
   }
 
  private:
   fs::path original_;
   fs::path path_;
   fs::file_time_type mtime_;
+  bool created_ = false;
 };
 
-}  // namespace
+void copy_bytes(IoFile& in, IoFile& out, const std::string& name) {
+  std::vector<char> buffer(1 << 20);
+  in.seek(0, SEEK_SET);
+  for (std::size_t n; in.error() == 0 && out.error() == 0 && (n = in.read(buffer.data(), 1, buffer.size())) > 0;)
+    out.write(buffer.data(), 1, n);
+  if (in.error() != 0) throw failure(name, "reading", errno_text(in.error()));
+  if (out.error() != 0) throw failure(name, "writing its tagged copy", errno_text(out.error()));
+}
 
-std::vector<Loudness> measure_replay_gain(const std::vector<std::filesystem::path>& files) {
-  std::vector<Loudness> out(files.size());
+// Writes the file with the chain's metadata into `out`: its bytes copied, then the metadata
+// rewritten in place (the tags go into the padding; the audio is not re-encoded or moved).
+// Where the padding has no room, libFLAC writes the whole file anew from `in`.
+void write_tagged(FLAC::Metadata::Chain& chain, IoFile& in, IoFile& out, const std::string& name) {
+  bool ok = false;
+  if (chain.check_if_tempfile_needed(true)) {
+    ok = chain.write(true, in.handle(), IoFile::callbacks, out.handle(), IoFile::callbacks);
+  } else {
+    copy_bytes(in, out, name);
+    ok = chain.write(true, out.handle(), IoFile::callbacks);
+  }
+  if (ok) return;
+  if (in.error() != 0) throw failure(name, "reading", errno_text(in.error()));
+  throw failure(name, "writing its tagged copy", out.reason(chain.status().as_cstring()));
+}
+
+// Tags one file: the file is only read, its tagged copy then renamed over it. Our own file
+// handles keep the system's reason for a failure, which libFLAC's chain reports only as
+// FLAC__METADATA_CHAIN_STATUS_WRITE_ERROR (and it does not check its close).
+void tag_file(const fs::path& file, const Loudness& l) {
+  ReplacementCopy copy(file);
+  const std::string name = copy.name();
+  IoFile in = IoFile::open(file, "rb", about(name, "opening"));
+  FLAC::Metadata::Chain chain;
+  if (!chain.read(in.handle(), IoFile::callbacks))
+    throw failure(name, "reading its metadata", in.reason(chain.status().as_cstring()));
+  set_replay_gain(chain, name, l);
+  IoFile out = copy.create();
+  write_tagged(chain, in, out, name);
+  out.close(about(name, "writing its tagged copy"));
+  copy.replace_original();
+}
+
+void throw_if_stopped(const std::atomic<bool>& stop) {
+  if (stop.load()) throw Cancelled("interrupted");
+}
+
+// One file's meter, or null with the reason in `error`.
+Ebur128 measure_file(const fs::path& file, const std::atomic<bool>& stop, std::string& error) {
+  Meter meter(stop);
+  meter.set_md5_checking(false);
+  const auto init = meter.init(file.string());
+  if (init != FLAC__STREAM_DECODER_INIT_STATUS_OK) {
+    error = std::string("opening: ") + FLAC__StreamDecoderInitStatusString[init];
+    return nullptr;
+  }
+  if (!meter.process_until_end_of_stream() || !meter.error.empty()) {
+    error = "decoding: " + (meter.error.empty() ? std::string(meter.get_state().as_cstring()) : meter.error);
+    return nullptr;
+  }
+  meter.finish();
+  return std::move(meter.state);
+}
+
+// Every file's meter, measured in parallel; throws Cancelled once `stop` is set.
+std::vector<Ebur128> measure_all(const std::vector<fs::path>& files, const std::atomic<bool>& stop) {
   std::vector<Ebur128> states(files.size());
   std::vector<std::string> errors(files.size());
   std::atomic<std::size_t> next{0};
-  auto measure = [&](std::size_t i) {
-    Meter meter;
-    meter.set_md5_checking(false);
-    const auto init = meter.init(files[i].string());
-    if (init != FLAC__STREAM_DECODER_INIT_STATUS_OK) {
-      errors[i] = std::string("opening: ") + FLAC__StreamDecoderInitStatusString[init];
-      return;
-    }
-    if (!meter.process_until_end_of_stream() || !meter.error.empty()) {
-      errors[i] = "decoding: " + (meter.error.empty() ? std::string(meter.get_state().as_cstring()) : meter.error);
-      return;
-    }
-    meter.finish();
-    states[i] = std::move(meter.state);
-  };
   const auto cores = static_cast<std::size_t>(std::max(1u, std::thread::hardware_concurrency()));
   run_workers(static_cast<int>(std::min(cores, files.size())), [&] {
-    for (std::size_t i = next++; i < files.size(); i = next++) measure(i);
+    for (std::size_t i = next++; i < files.size() && !stop.load(); i = next++)
+      states[i] = measure_file(files[i], stop, errors[i]);
   });
+  throw_if_stopped(stop);
   for (std::size_t i = 0; i < files.size(); ++i)
-    if (!errors[i].empty() || !states[i])
+    if (!states[i])
       throw Error("ReplayGain: " + files[i].filename().string() + ": " +
                   (errors[i].empty() ? std::string("no audio") : errors[i]));
+  return states;
+}
 
-  // Each folder is one album.
-  std::map<std::filesystem::path, std::vector<std::size_t>> albums;
+// Track values from each meter, album values over each folder's meters (a folder is an album).
+std::vector<Loudness> loudness_by_album(const std::vector<fs::path>& files, const std::vector<Ebur128>& states) {
+  std::vector<Loudness> out(files.size());
+  std::map<fs::path, std::vector<std::size_t>> albums;
   for (std::size_t i = 0; i < files.size(); ++i) albums[files[i].parent_path()].push_back(i);
   for (const auto& [folder, members] : albums) {
     std::vector<ebur128_state*> group;
@@ -260,17 +285,23 @@ std::vector<Loudness> measure_replay_gain(const std::vector<std::filesystem::pat
   return out;
 }
 
-void apply_replay_gain(const std::vector<std::filesystem::path>& files) {
-  const auto results = measure_replay_gain(files);
+}  // namespace
+
+std::vector<Loudness> measure_replay_gain(const std::vector<fs::path>& files, const std::atomic<bool>& stop) {
+  return loudness_by_album(files, measure_all(files, stop));
+}
+
+void apply_replay_gain(const std::vector<fs::path>& files, const std::atomic<bool>& stop) {
+  const auto results = measure_replay_gain(files, stop);
   std::string silent;
   for (std::size_t i = 0; i < files.size(); ++i) {
+    // Between measuring and writing, and between files: each file is untagged or whole.
+    throw_if_stopped(stop);
     if (results[i].silent) {
       silent += (silent.empty() ? "" : ", ") + files[i].filename().string();
       continue;
     }
-    ReplacementCopy copy(files[i]);
-    write_tags(copy.path(), copy.name(), results[i]);
-    copy.replace_original();
+    tag_file(files[i], results[i]);
   }
   if (!silent.empty()) throw Error("ReplayGain: no loudness to measure (silence) in " + silent + "; left untagged");
 }

@@ -1,8 +1,10 @@
 #pragma once
 // ReplayGain 2.0 for FLAC files already written: loudness by EBU R128 (libebur128), reference
-// -18 LUFS, sample peak. Files in one folder form one album. The tags go into the padding of a
-// hidden copy of each file, which is then renamed over it: the audio is not re-encoded, and no
-// file under its final name is ever part-rewritten. Throws mediabatch::Error.
+// -18 LUFS, sample peak. Files in one folder form one album. Each file is read, never written:
+// its tags go into the padding of a hidden copy, which is then renamed over it, so the audio is
+// not re-encoded and no file under its final name is ever part-rewritten. Throws
+// mediabatch::Error (with the system's reason for a failed read or write) and Cancelled.
+#include <atomic>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -16,9 +18,14 @@ struct Loudness {
 };
 
 // Measures every file (in parallel, on the calling arena) and returns one result per file.
-std::vector<Loudness> measure_replay_gain(const std::vector<std::filesystem::path>& files);
-// Writes REPLAYGAIN_TRACK_GAIN/PEAK and REPLAYGAIN_ALBUM_GAIN/PEAK into each file; on a
-// failure the file it was writing is left as it was and the files after it untagged.
-void apply_replay_gain(const std::vector<std::filesystem::path>& files);
+// Throws Cancelled("interrupted") once `stop` is set.
+std::vector<Loudness> measure_replay_gain(const std::vector<std::filesystem::path>& files,
+                                          const std::atomic<bool>& stop);
+// Writes REPLAYGAIN_TRACK_GAIN/PEAK and REPLAYGAIN_ALBUM_GAIN/PEAK into each file, the album
+// values over all of `files` in its folder. Checks `stop` after measuring and before each
+// file, and throws Cancelled("interrupted"): the files before it are tagged, the others as
+// they were. On a failure the file it was writing is left as it was and the files after it
+// untagged.
+void apply_replay_gain(const std::vector<std::filesystem::path>& files, const std::atomic<bool>& stop);
 
 }  // namespace mediabatch::flac
