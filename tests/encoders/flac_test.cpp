@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -11,9 +12,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -1044,6 +1047,269 @@ TEST(FlacCli, CueSheetAloneTakesTheFilesItNames) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(exported_tags(dir / "out2" / "alpha.flac"), "TITLE=A\nARTIST=P\nALBUM=Two Files\nTRACKNUMBER=2\nTRACKTOTAL=2\n");
   EXPECT_EQ(exported_tags(dir / "out2" / "beta.flac"), "TITLE=B\nARTIST=P\nALBUM=Two Files\nTRACKNUMBER=1\nTRACKTOTAL=2\n");
+}
+
+}  // namespace
+
+namespace {
+
+// ---- through the command line: how a batch ends ---------------------------------------------
+
+std::vector<std::string> names_in(const fs::path& folder) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(folder)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The temporary files in a folder, by the name the README gives them (.NAME.mbtmp<host>-...).
+std::vector<std::string> temporaries_in(const fs::path& folder) {
+  std::vector<std::string> temps;
+  for (const auto& name : names_in(folder))
+    if (name.find(".mbtmp") != std::string::npos) temps.push_back(name);
+  return temps;
+}
+
+// Asks `ready` every millisecond for up to `seconds`; false if it never said yes.
+bool poll_until(const std::function<bool()>& ready, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// The exit code (or 128+signal) of a started process that must end within `seconds`; -1,
+// after killing it, if it does not.
+int exit_within(pid_t pid, double seconds) {
+  int status = 0;
+  if (!poll_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, seconds)) {
+    ::kill(pid, SIGKILL);
+    mbtest::wait_for(pid);
+    return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// The processes that `pid` started, whichever of its threads forked them.
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> kids;
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/task", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::istringstream in(mbtest::read_file(it->path() / "children"));
+    for (pid_t kid; in >> kid;) kids.push_back(kid);
+  }
+  return kids;
+}
+
+// A process that no longer runs: gone, or a zombie that nobody reaps.
+bool gone(pid_t pid) {
+  if (::kill(pid, 0) != 0) return true;
+  const std::string stat = mbtest::read_file("/proc/" + std::to_string(pid) + "/stat");
+  const auto paren = stat.rfind(')');
+  return paren == std::string::npos || stat.compare(paren + 2, 1, "Z") == 0;
+}
+
+// Whether process `pid` has one of `files` open (`files` with their canonical paths). The album
+// pass runs in mediabatch itself and opens each track to measure it; the encoders only ever
+// write temporary names, in a worker.
+bool has_open(pid_t pid, const std::vector<fs::path>& files) {
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code link_ec;
+    const fs::path target = fs::read_symlink(it->path(), link_ec);
+    if (!link_ec && std::find(files.begin(), files.end(), target) != files.end()) return true;
+  }
+  return false;
+}
+
+const char* const kReplayGainTags[] = {"REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK", "REPLAYGAIN_ALBUM_GAIN",
+                                       "REPLAYGAIN_ALBUM_PEAK"};
+
+// How many REPLAYGAIN_* tags a file has, by metaflac.
+int replay_gain_tag_count(const fs::path& f) {
+  const auto tags = tag_map(f);
+  return static_cast<int>(
+      std::count_if(tags.begin(), tags.end(), [](const auto& t) { return t.first.rfind("REPLAYGAIN_", 0) == 0; }));
+}
+
+std::vector<fs::path> tracks_in(const fs::path& folder, int n) {
+  std::vector<fs::path> tracks;
+  for (int i = 1; i <= n; ++i) tracks.push_back(track_flac(folder, i));
+  return tracks;
+}
+
+// A directory in the way of a cue sheet's third track: the split leaves none of its tracks.
+// Without --force it is found when the job checks whether it is up to date; with --force, only
+// once all three tracks are encoded and about to be committed.
+TEST(FlacCli, ACueSplitWithADirectoryAtATrackWritesNoneOfItsTracks) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
+  mbtest::write_file(dir / "disc.cue", kCue);
+  const std::string cue = (dir / "disc.cue").string(), wav = (dir / "disc.wav").string();
+  const fs::path out = dir / "out";
+  fs::create_directories(out / "track03.flac");
+  mbtest::write_file(out / "track03.flac" / "notes.txt", "mine");
+  // A WAV image with --cue, and the cue sheet as the input.
+  for (const auto& inputs : std::vector<std::vector<std::string>>{
+           {"--cue", cue, wav}, {"--force", "--cue", cue, wav}, {"--force", cue}}) {
+    std::vector<std::string> args = {"flac", "--progress", "never", "-o", out.string()};
+    args.insert(args.end(), inputs.begin(), inputs.end());
+    SCOPED_TRACE(inputs.front() + " " + inputs.back());
+    const auto r = mbtest::mediabatch(args);
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find((out / "track03.flac").string() + " is a directory"), std::string::npos)
+        << r.out << r.err;
+    EXPECT_EQ((r.out + r.err).find(".mbtmp"), std::string::npos) << r.out << r.err;
+    // No track01.flac or track02.flac, and no temporary.
+    EXPECT_EQ(names_in(out), std::vector<std::string>{"track03.flac"});
+    EXPECT_EQ(mbtest::read_file(out / "track03.flac" / "notes.txt"), "mine");
+  }
+
+  fs::remove_all(out / "track03.flac");
+  const auto r = mbtest::mediabatch({"flac", "--progress", "never", "--cue", cue, "-o", out.string(), wav});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(names_in(out), (std::vector<std::string>{"track01.flac", "track02.flac", "track03.flac"}));
+  check_split(dir, tracks_in(out, 3));  // flac -t on each, and they join up to the image
+}
+
+// An album whose first run is SIGKILLed part-way (no album pass): the next run skips the tracks
+// already written and its album pass covers all of them, as one uninterrupted run does.
+TEST(FlacCli, ReplayGainAfterAKilledRunCoversEveryTrackOfTheAlbum) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  // Each track 3 dB quieter than the one before, so the album gain of some of them is not
+  // that of all. At 20 s a track takes about 50 ms to encode at -j 1: a window of 250 ms
+  // between the third track and the eighth.
+  constexpr int kTracks = 8;
+  const std::vector<fs::path> wavs = make_tracks(dir, kTracks, 20.0, 3.0);
+  auto command = [&](const fs::path& out) {
+    std::vector<std::string> args = {"flac", "--progress", "never", "--replay-gain", "-j", "1", "-o", out.string()};
+    for (const auto& w : wavs) args.push_back(w.string());
+    return args;
+  };
+
+  const fs::path ref = dir / "ref";
+  const auto whole = mbtest::mediabatch(command(ref));
+  ASSERT_EQ(whole.exit_code, 0) << whole.out << whole.err;
+  const double album_gain = album_gain_of(track_flac(ref, 1));
+
+  const fs::path out = dir / "out";
+  const std::vector<fs::path> tracks = tracks_in(out, kTracks);
+  auto written = [&] {
+    return std::count_if(tracks.begin(), tracks.end(), [](const fs::path& t) { return fs::exists(t); });
+  };
+  std::vector<std::string> argv = command(out);
+  argv.insert(argv.begin(), MEDIABATCH_BINARY);
+  const pid_t first = mbtest::start(argv, dir / "first.out", dir / "first.err");
+  int status = 0;
+  bool ended = false;
+  const bool three_written =
+      poll_until([&] { return written() >= 3 || (ended = ::waitpid(first, &status, WNOHANG) == first); }, 60);
+  const std::vector<pid_t> workers = children_of(first);
+  if (!ended) {
+    ::kill(first, SIGKILL);
+    EXPECT_EQ(mbtest::wait_for(first), 128 + SIGKILL);
+  }
+  ASSERT_FALSE(ended) << "the first run ended before it was killed\n"
+                      << mbtest::read_file(dir / "first.out") << mbtest::read_file(dir / "first.err");
+  ASSERT_TRUE(three_written) << mbtest::read_file(dir / "first.out") << mbtest::read_file(dir / "first.err");
+  // Its worker stops too (the kernel tells it): wait for it, so that what is written is final.
+  EXPECT_TRUE(poll_until([&] { return std::all_of(workers.begin(), workers.end(), gone); }, 10));
+  const auto done = written();
+  ASSERT_LT(done, kTracks) << "the first run wrote every track before it was killed: make the tracks longer";
+  std::vector<fs::path> left;  // the WAVs of the tracks the first run did not write
+  for (int i = 0; i < kTracks; ++i) {
+    if (!fs::exists(tracks[i])) {
+      left.push_back(wavs[i]);
+    } else {
+      EXPECT_EQ(replay_gain_tag_count(tracks[i]), 0) << "the killed run reached its album pass";
+    }
+  }
+
+  const auto rerun = mbtest::mediabatch(command(out));
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
+  const std::string counts =
+      std::to_string(kTracks - done) + " ok, 0 failed, " + std::to_string(done) + " skipped";
+  EXPECT_NE(rerun.err.find(counts), std::string::npos) << "expected " << counts << "\n" << rerun.out << rerun.err;
+  for (int i = 0; i < kTracks; ++i) {
+    SCOPED_TRACE(tracks[i].filename().string());
+    auto tags = tag_map(tracks[i]);
+    for (const char* key : kReplayGainTags) EXPECT_EQ(tags.count(key), 1u) << key << "\n" << exported_tags(tracks[i]);
+    if (tags.count("REPLAYGAIN_ALBUM_GAIN") == 1) {
+      EXPECT_NEAR(gain_of(tags["REPLAYGAIN_ALBUM_GAIN"]), album_gain, 0.01) << tags["REPLAYGAIN_ALBUM_GAIN"];
+    }
+    EXPECT_EQ(tags["REPLAYGAIN_TRACK_GAIN"], tag_map(track_flac(ref, i + 1))["REPLAYGAIN_TRACK_GAIN"]);
+    EXPECT_TRUE(flac_test_passes(tracks[i]));
+  }
+  EXPECT_EQ(temporaries_in(out), std::vector<std::string>{});
+
+  // Else the comparison above could not tell a pass over the whole album from one over the
+  // tracks the second run encoded: ffmpeg's loudness of those alone.
+  std::string inputs, pads;
+  for (std::size_t i = 0; i < left.size(); ++i) {
+    inputs += "-i '" + left[i].string() + "' ";
+    pads += "[" + std::to_string(i) + "]";
+  }
+  const double left_alone = -18.0 - ffmpeg_integrated_loudness(inputs + "-filter_complex '" + pads + "concat=n=" +
+                                                               std::to_string(left.size()) + ":v=0:a=1,ebur128'");
+  EXPECT_GT(std::abs(left_alone - album_gain), 0.5) << left_alone << " vs " << album_gain;
+}
+
+// Ctrl-C while the album pass measures: exit 130, and each track untagged or fully tagged.
+TEST(FlacCli, CtrlCDuringTheReplayGainPassExits130WithEachTrackUntaggedOrWhole) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  // A minute of 8-channel 192 kHz audio: at full speed, measuring it takes the pass most of a
+  // second (the encode, at --level 0, about as long).
+  constexpr int kTracks = 8;
+  const std::vector<fs::path> wavs = track_wavs(dir, kTracks);
+  for (int i = 0; i < kTracks; ++i)
+    gen(ffmpeg_wav(wavs[i],
+                   "-f lavfi -i 'anoisesrc=color=pink:amplitude=0.3:seed=" + std::to_string(i + 1) +
+                       ":sample_rate=192000'",
+                   "pcm_s16le", "-ac 8 -t 7.5 -af volume=-" + std::to_string(2 * i) + "dB"));
+  const fs::path out = fs::canonical(dir.path()) / "out";  // as /proc/PID/fd names it
+  const std::vector<fs::path> tracks = tracks_in(out, kTracks);
+  std::vector<std::string> argv = {MEDIABATCH_BINARY, "flac", "--progress", "never", "--level", "0",
+                                   "--replay-gain", "-o", out.string()};
+  for (const auto& w : wavs) argv.push_back(w.string());
+  const pid_t pid = mbtest::start(argv, dir / "stdout", dir / "stderr");
+
+  // Every track written (the batch is over) and one of them open in mediabatch: the pass has
+  // begun. Then Ctrl-C.
+  int status = 0;
+  bool ended = false;
+  const bool in_pass = poll_until(
+      [&] {
+        if (::waitpid(pid, &status, WNOHANG) == pid) return ended = true;
+        return std::all_of(tracks.begin(), tracks.end(), [](const fs::path& t) { return fs::exists(t); }) &&
+               has_open(pid, tracks);
+      },
+      60);
+  if (!ended) ::kill(pid, in_pass ? SIGINT : SIGKILL);
+  const int code = ended ? (WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) : exit_within(pid, 30);
+  const std::string err = mbtest::read_file(dir / "stderr");
+  ASSERT_FALSE(ended) << "the album pass ended before it was seen (exit " << code << "): make the audio longer\n"
+                      << mbtest::read_file(dir / "stdout") << err;
+  ASSERT_TRUE(in_pass) << "the album pass was never seen reading a track\n" << err;
+
+  EXPECT_EQ(code, 130) << err;
+  EXPECT_NE(err.find(std::to_string(kTracks) + " ok, 0 failed, 0 skipped, 0 interrupted"), std::string::npos) << err;
+  for (const auto& t : tracks) {
+    SCOPED_TRACE(t.filename().string());
+    const int n = replay_gain_tag_count(t);
+    EXPECT_TRUE(n == 0 || n == 4) << exported_tags(t);
+    EXPECT_TRUE(flac_test_passes(t));
+  }
+  // The tracks and nothing else: no temporary left.
+  std::vector<std::string> names;
+  for (const auto& t : tracks) names.push_back(t.filename().string());
+  EXPECT_EQ(names_in(out), names);
 }
 
 }  // namespace
