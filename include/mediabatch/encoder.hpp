@@ -27,6 +27,7 @@ struct Probe {
 
 class JobOutputs;  // the engine's side of a job's outputs (src/core/job_outputs.hpp)
 struct Job;
+class EncoderJobs;  // one encoder's part of a planned batch (mediabatch/job_list.hpp)
 
 // Handed to Encoder::encode() for one job: what to read, where to write, how many threads it
 // may use, whether to stop. Made by the engine (run_job), which alone commits or discards
@@ -88,11 +89,10 @@ class Encoder {
   virtual void validate() {}
 
   // Called once on the main thread with the planned batch, before any job runs: every job
-  // this encoder takes, in input order (flac numbers tracks by their place among them); the
-  // pointers are valid during the call only.
+  // this encoder takes, in input order (flac numbers tracks by their place among them).
   // Throws UsageError when the batch cannot be converted as asked (an album with no entry for
   // a track).
-  virtual void plan(const std::vector<const Job*>& /*jobs*/) {}
+  virtual void plan(const EncoderJobs& /*jobs*/) {}
 
   // Inputs to take when none are named, instead of a list from stdin (`flac --cue disc.cue`
   // takes the files the cue sheet names). Called after validate().

@@ -5,12 +5,14 @@
 // shares, the scheduler, the stream of results to the sinks, Ctrl-C and the encoders' finish().
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/exec.hpp"
 #include "mediabatch/job.hpp"
+#include "mediabatch/job_list.hpp"
 #include "mediabatch/result.hpp"
 #include "mediabatch/scheduler.hpp"
 
@@ -71,14 +73,20 @@ struct BatchOutcome {
   bool batch_failed = false;      // a sink or an encoder's finish() failed
 };
 
-// A planned batch. Owns its jobs; made and run on the main thread. Jobs without an encoder
-// run the exec command. Constructing it hands every encoder its planned jobs (Encoder::plan,
-// which may throw UsageError).
+// A batch. Owns its jobs; made and run on the main thread. Jobs without an encoder run the
+// exec command.
 class Batch {
  public:
-  Batch(std::vector<Job> jobs, std::vector<Encoder*> encoders, BatchOptions options);
+  // Planned encoder jobs. Hands every encoder its part (Encoder::plan, which may throw
+  // UsageError).
+  Batch(JobList jobs, std::vector<Encoder*> encoders, BatchOptions options);
+  // exec: jobs made as they are needed (an input walk), never all at once; `count` of them.
+  Batch(std::unique_ptr<JobSource> jobs, std::size_t count, BatchOptions options);
 
-  const std::vector<Job>& jobs() const noexcept { return jobs_; }
+  // Jobs in all.
+  std::size_t size() const noexcept { return count_; }
+  // The planned encoder jobs (empty for exec, and once run).
+  const JobList& jobs() const noexcept { return jobs_; }
 
   // Runs every job (on the scheduler, or in supervised worker processes), streams each result
   // to every sink, then (unless interrupted) calls each encoder's finish(). Runs once.
@@ -90,7 +98,9 @@ class Batch {
   Result run_one(const Job& job, const std::atomic<bool>& stop) const;
   void finish_encoders(const std::vector<fs::path>& outputs, const std::atomic<bool>& stop, BatchOutcome& outcome);
 
-  std::vector<Job> jobs_;
+  JobList jobs_;
+  std::unique_ptr<JobSource> source_;
+  std::size_t count_ = 0;
   std::vector<Encoder*> encoders_;
   BatchOptions options_;
 };

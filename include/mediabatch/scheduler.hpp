@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <vector>
 
@@ -36,6 +37,17 @@ using JobFn = std::function<Result(const Job&)>;
 // Receives each result on the thread that called run(), one at a time.
 using ResultSink = std::function<void(Result&&)>;
 
+// Where a run takes its jobs from: one at a time, in the order they are to start, made as
+// they are needed so that a batch never holds a Job per input. Called on the thread that
+// called Scheduler::run(). Indices are dense in input order; under Order::input a source
+// yields them in that order.
+class JobSource {
+ public:
+  virtual ~JobSource() = default;
+  // The next job; false when there is none left.
+  virtual bool next(Job& job) = 0;
+};
+
 class Scheduler {
  public:
   explicit Scheduler(SchedulerOptions options);
@@ -47,12 +59,16 @@ class Scheduler {
   // slots, else 1. on_tick runs on the calling thread every options.tick while waiting.
   RunTotals run(std::vector<Job> jobs, const JobFn& fn, const ResultSink& sink,
                 const std::atomic<bool>& stop, const std::function<void()>& on_tick = {});
+  // The same, taking the jobs from a source, in the order it gives them; when it stops
+  // early, the jobs left in the source are counted as not started.
+  RunTotals run(JobSource& jobs, const JobFn& fn, const ResultSink& sink, const std::atomic<bool>& stop,
+                const std::function<void()>& on_tick = {});
 
   int slots() const noexcept { return slots_; }
 
  private:
   std::vector<std::size_t> start_order_for(const std::vector<Job>& jobs) const;
-  void assign_thread_shares(std::vector<Job>& jobs) const;
+  void assign_thread_shares(std::deque<Job>& first) const;
 
   SchedulerOptions options_;
   int slots_;

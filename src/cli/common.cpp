@@ -62,54 +62,53 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
   cmd.add_option("inputs", c.inputs, "Files and directories (read from stdin, one per line, when none)");
 }
 
-std::vector<Input> gather_inputs(const Common& c, bool exec) {
-  std::vector<Input> inputs;
-  std::optional<std::set<std::string>> retry;
-  if (!c.retry_failed.empty()) retry = failed_in_report(c.retry_failed);
-  if (retry && c.inputs.empty()) {
+namespace {
+
+std::optional<Shard> shard_of(const Common& c) {
+  if (!c.shard.empty() && c.shard_from_env) throw UsageError("--shard and --shard-from-env: give one of them");
+  if (!c.shard.empty()) return parse_shard(c.shard);
+  if (c.shard_from_env) return shard_from_env();
+  return std::nullopt;
+}
+
+}  // namespace
+
+InputStream::InputStream(const Common& c, bool exec)
+    : recursive_(c.recursive), walk_(true), shard_(shard_of(c)), walker_(NameList{}, false) {
+  if (!c.retry_failed.empty()) retry_ = failed_in_report(c.retry_failed);
+  if (retry_ && c.inputs.empty()) {
     // No inputs named: exactly those the report lists as failed (named files, so -o puts
     // them straight under DIR; name the first run's inputs again to keep the mirroring).
-    std::vector<std::string> names(retry->begin(), retry->end());
-    if (exec) {
-      for (auto& n : names) {
-        Input in;
-        in.name = in.relative = n;
-        in.named = true;
-        std::error_code ec;
-        in.exists = fs::exists(n, ec);
-        inputs.push_back(std::move(in));
-      }
-    } else {
-      inputs = expand_arguments(names, false);
-    }
+    for (const auto& n : *retry_) args_.add(n);
+    recursive_ = false;
+    walk_ = !exec;
   } else if (c.inputs.empty()) {
     if (::isatty(STDIN_FILENO)) throw UsageError("no inputs: name files or directories, or pipe a list to stdin");
-    inputs = read_input_list(std::cin, c.null_separated);
-    // exec's stdin lines are plain arguments; for converters they are files or directories.
-    if (!exec) {
-      std::vector<std::string> names;
-      for (auto& i : inputs) names.push_back(i.name);
-      inputs = expand_arguments(names, c.recursive);
-    }
+    args_ = read_name_list(std::cin, c.null_separated);
+    walk_ = !exec;  // exec's stdin lines are plain arguments; for converters, files or folders
   } else {
-    inputs = expand_arguments(c.inputs, c.recursive);
+    for (const auto& n : c.inputs) args_.add(n);
   }
-  if (retry) {
-    inputs.erase(std::remove_if(inputs.begin(), inputs.end(), [&](const Input& in) { return !retry->count(in.name); }),
-                 inputs.end());
-    spdlog::debug("--retry-failed: {} inputs to run again", inputs.size());
-  }
-  std::optional<Shard> shard;
-  if (!c.shard.empty() && c.shard_from_env) throw UsageError("--shard and --shard-from-env: give one of them");
-  if (!c.shard.empty()) shard = parse_shard(c.shard);
-  if (c.shard_from_env) shard = shard_from_env();
-  if (shard) {
-    inputs.erase(std::remove_if(inputs.begin(), inputs.end(),
-                                [&](const Input& in) { return !shard->contains(in.relative); }),
-                 inputs.end());
-    spdlog::debug("shard {}/{}: {} inputs", shard->index, shard->count, inputs.size());
-  }
-  return inputs;
+  walker_ = InputWalker(args_, recursive_, walk_);
+  if (retry_) spdlog::debug("--retry-failed: {} inputs in the report failed", retry_->size());
+  if (shard_) spdlog::debug("shard {}/{}", shard_->index, shard_->count);
+}
+
+bool InputStream::wanted(const Input& in) const {
+  return (!retry_ || retry_->count(in.name)) && (!shard_ || shard_->contains(in.relative));
+}
+
+bool InputStream::next(Input& in) {
+  while (walker_.next(in))
+    if (wanted(in)) return true;
+  return false;
+}
+
+std::size_t InputStream::count() const {
+  InputWalker again(args_, recursive_, walk_);
+  std::size_t n = 0;
+  for (Input in; again.next(in);) n += wanted(in) ? 1 : 0;
+  return n;
 }
 
 BatchOptions batch_options(const Common& c, std::string command) {
@@ -131,7 +130,7 @@ int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop)
                                            : ProgressMode::automatic;
   std::optional<ReportLog> report;
   if (!c.report.empty()) report.emplace(c.report);
-  Console console(copts, batch.jobs().size());
+  Console console(copts, batch.size());
   std::vector<BatchSink*> sinks;
   if (report) sinks.push_back(&*report);
   sinks.push_back(&console);

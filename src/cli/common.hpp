@@ -2,6 +2,8 @@
 // What every command shares: its options, the inputs they name, and running a planned batch
 // with the console and the report as its sinks.
 #include <CLI/CLI.hpp>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,10 +36,26 @@ struct Common {
 // Adds the common options to a command; with_outputs for commands that write files.
 void add_common(CLI::App& cmd, Common& c, bool with_outputs);
 
-// The inputs the options name: the arguments (walked), or stdin's list, narrowed to the
-// failures of --retry-failed and to the --shard. exec's stdin lines are plain arguments.
-// Throws UsageError.
-std::vector<Input> gather_inputs(const Common& c, bool exec);
+// The inputs the options name, one at a time: the arguments (walked), or stdin's list,
+// narrowed to the failures of --retry-failed and to the --shard. exec's stdin lines are plain
+// arguments. Never a list of every input: a walk holds one folder's names at a time.
+class InputStream {
+ public:
+  // Reads stdin's list now, when the inputs come from there. Throws UsageError.
+  InputStream(const Common& c, bool exec);
+  bool next(Input& in);  // throws Error when a folder cannot be read
+  // How many inputs a fresh pass yields (walks the arguments again).
+  std::size_t count() const;
+
+ private:
+  bool wanted(const Input& in) const;
+
+  NameList args_;
+  bool recursive_, walk_;
+  std::optional<std::set<std::string>> retry_;
+  std::optional<Shard> shard_;
+  InputWalker walker_;
+};
 
 // The batch settings the common options give.
 BatchOptions batch_options(const Common& c, std::string command);

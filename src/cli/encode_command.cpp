@@ -11,18 +11,18 @@ int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const s
   for (Encoder* e : encoders) e->validate();
   Common named = c;
   if (c.inputs.empty() && c.retry_failed.empty() && encoders.size() == 1) named.inputs = encoders.front()->default_inputs();
-  auto inputs = gather_inputs(named, false);
+  InputStream inputs(named, false);
   PlanOptions po;
   if (!c.output_dir.empty()) po.output_dir = fs::path(c.output_dir);
   po.report_unknown = encoders.size() > 1;
   const std::vector<const Encoder*> candidates(encoders.begin(), encoders.end());
-  auto jobs = plan_encoder_jobs(inputs, candidates, po);
-  std::vector<Input>().swap(inputs);  // only the jobs are kept while the batch runs
+  JobList jobs = plan_encoder_jobs([&](Input& in) { return inputs.next(in); }, candidates, po);
   BatchOptions options = batch_options(c, command);
   options.isolate = !c.no_isolation;
   Batch batch(std::move(jobs), encoders, std::move(options));
   if (c.dry_run) {
-    for (const auto& j : batch.jobs()) {
+    for (std::size_t i = 0; i < batch.jobs().size(); ++i) {
+      const Job j = batch.jobs().job(i);
       if (j.preset) std::cout << j.input << ": " << (j.preset_failed ? "failed" : "skipped") << ": " << j.preset_reason << '\n';
       else std::cout << j.input << " -> " << j.output.string() << '\n';
     }

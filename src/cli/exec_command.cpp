@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <deque>
 #include <iostream>
 
 #include "cli/app.hpp"
@@ -9,6 +11,9 @@ namespace mediabatch::cli {
 
 namespace {
 
+// How many inputs exec orders by size at a time.
+constexpr std::size_t exec_window = 1024;
+
 std::string quote_for_display(const std::string& s) {
   if (!s.empty() && s.find_first_of(" \t\n'\"\\$`;&|<>(){}*?!#~") == std::string::npos) return s;
   std::string q = "'";
@@ -16,29 +21,55 @@ std::string quote_for_display(const std::string& s) {
   return q + "'";
 }
 
+// exec's jobs, made from the inputs as they are needed, a window at a time: a batch never
+// holds a job per input. Named inputs start largest first within each window of `window`
+// inputs; stdin's list starts in the order given.
+class ExecJobs final : public JobSource {
+ public:
+  ExecJobs(InputStream inputs, bool largest_first, std::size_t window)
+      : inputs_(std::move(inputs)), largest_first_(largest_first), window_(window) {}
+
+  bool next(Job& job) override {
+    if (ready_.empty()) fill();
+    if (ready_.empty()) return false;
+    job = std::move(ready_.front());
+    ready_.pop_front();
+    return true;
+  }
+
+ private:
+  void fill() {
+    for (Input in; ready_.size() < window_ && inputs_.next(in);) {
+      Job j;
+      j.index = next_index_++;
+      std::error_code ec;
+      if (in.exists) {
+        const auto size = fs::file_size(in.name, ec);
+        if (!ec) j.size = size;
+      }
+      j.input = std::move(in.name);
+      ready_.push_back(std::move(j));
+    }
+    if (largest_first_)
+      std::stable_sort(ready_.begin(), ready_.end(), [](const Job& a, const Job& b) { return a.size > b.size; });
+  }
+
+  InputStream inputs_;
+  bool largest_first_;
+  std::size_t window_;
+  std::deque<Job> ready_;
+  std::size_t next_index_ = 0;
+};
+
 }  // namespace
 
 int run_exec(const Common& c, const std::vector<std::string>& command, std::atomic<bool>& stop) {
   if (command.empty()) throw UsageError("exec: no command: give it after --, e.g. mediabatch exec -- gzip -k {}");
-  auto inputs = gather_inputs(c, true);
-  std::vector<Job> jobs;
-  jobs.reserve(inputs.size());
-  for (auto& in : inputs) {
-    Job j;
-    j.index = jobs.size();
-    std::error_code ec;
-    if (in.exists) {
-      auto size = fs::file_size(in.name, ec);
-      if (!ec) j.size = size;
-    }
-    j.input = std::move(in.name);
-    jobs.push_back(std::move(j));
-  }
-  std::vector<Input>().swap(inputs);  // only the jobs are kept while the batch runs
+  InputStream inputs(c, true);
   if (c.dry_run) {
-    for (const auto& j : jobs) {
+    for (Input in; inputs.next(in);) {
       std::string line;
-      for (const auto& a : expand_placeholders(command, j.input)) line += (line.empty() ? "" : " ") + quote_for_display(a);
+      for (const auto& a : expand_placeholders(command, in.name)) line += (line.empty() ? "" : " ") + quote_for_display(a);
       std::cout << line << '\n';
     }
     return exit_ok;
@@ -46,7 +77,9 @@ int run_exec(const Common& c, const std::vector<std::string>& command, std::atom
   BatchOptions options = batch_options(c, "exec");
   options.exec_command = command;
   options.largest_first = !c.inputs.empty();  // stdin inputs run in the order given
-  Batch batch(std::move(jobs), {}, std::move(options));
+  const std::size_t count = inputs.count();
+  const bool largest_first = options.largest_first && options.order == Order::completion;
+  Batch batch(std::make_unique<ExecJobs>(std::move(inputs), largest_first, exec_window), count, std::move(options));
   return run_batch(c, batch, true, stop);
 }
 

@@ -42,15 +42,13 @@ void ResultFeed::tick() {
   for (BatchSink* s : sinks_) s->tick();
 }
 
-Batch::Batch(std::vector<Job> jobs, std::vector<Encoder*> encoders, BatchOptions options)
-    : jobs_(std::move(jobs)), encoders_(std::move(encoders)), options_(std::move(options)) {
-  for (Encoder* e : encoders_) {
-    std::vector<const Job*> own;
-    for (const Job& j : jobs_)
-      if (j.encoder == e && !j.preset) own.push_back(&j);
-    e->plan(own);
-  }
+Batch::Batch(JobList jobs, std::vector<Encoder*> encoders, BatchOptions options)
+    : jobs_(std::move(jobs)), count_(jobs_.size()), encoders_(std::move(encoders)), options_(std::move(options)) {
+  for (Encoder* e : encoders_) e->plan(EncoderJobs(jobs_, e));
 }
+
+Batch::Batch(std::unique_ptr<JobSource> jobs, std::size_t count, BatchOptions options)
+    : source_(std::move(jobs)), count_(count), options_(std::move(options)) {}
 
 Result Batch::run_one(const Job& job, const std::atomic<bool>& stop) const {
   if (job.encoder) return run_job(job, options_.job, stop);
@@ -63,10 +61,13 @@ Result Batch::run_one(const Job& job, const std::atomic<bool>& stop) const {
 namespace {
 
 // What a killed earlier run left in the folders this one writes to.
-void remove_stale_temporaries_of(const std::vector<Job>& jobs) {
+void remove_stale_temporaries_of(const JobList& jobs) {
   std::set<fs::path> folders;
-  for (const Job& j : jobs)
-    if (j.encoder && !j.preset) folders.insert(j.output.parent_path().empty() ? fs::path(".") : j.output.parent_path());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (jobs.preset(i)) continue;
+    const fs::path folder = jobs.output(i).parent_path();
+    folders.insert(folder.empty() ? fs::path(".") : folder);
+  }
   if (folders.empty()) return;
   const std::size_t removed = remove_stale_temporaries(folders);
   spdlog::debug("removed {} stale temporary file{} of killed runs from {} output folder{}", removed,
@@ -86,12 +87,15 @@ BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>&
   if (supervised) {
     outcome.not_started = run_supervised(jobs_, options_, feed, stop);
   } else {
+    std::unique_ptr<JobSource> planned;
+    if (!source_) planned = jobs_.source(options_.order == Order::completion && options_.largest_first);
     const RunTotals totals = Scheduler(options_.scheduler()).run(
-        std::move(jobs_), [&](const Job& j) { return run_one(j, stop); }, [&](Result&& r) { feed(std::move(r)); },
-        stop, [&] { feed.tick(); });
+        source_ ? *source_ : *planned, [&](const Job& j) { return run_one(j, stop); },
+        [&](Result&& r) { feed(std::move(r)); }, stop, [&] { feed.tick(); });
     outcome.not_started = totals.not_started;
   }
-  jobs_.clear();
+  jobs_ = JobList();
+  source_.reset();
   if (!stop.load()) finish_encoders(feed.outputs(), stop, outcome);
   outcome.interrupted = stop.load();
   return outcome;

@@ -30,7 +30,7 @@ class ModuleEncoder final : public Encoder {
   std::string_view description() const override { return real().description(); }
   void add_options(CLI::App& command) override { real().add_options(command); }
   void validate() override { real().validate(); }
-  void plan(const std::vector<const Job*>& jobs) override { real().plan(jobs); }
+  void plan(const EncoderJobs& jobs) override { real().plan(jobs); }
   bool accepts(const Probe& probe) const override { return real().accepts(probe); }
   std::string reject_reason(const Probe& probe) const override { return real().reject_reason(probe); }
   fs::path output_name(const fs::path& input) const override { return real().output_name(input); }

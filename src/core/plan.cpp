@@ -6,7 +6,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
+#include <functional>
+#include <iterator>
 #include <map>
+#include <set>
 #include <thread>
 #include <system_error>
 
@@ -29,19 +33,13 @@ std::string read_head(const std::string& path) {
   return head;
 }
 
-fs::path output_for(const Input& in, const fs::path& name, const PlanOptions& options) {
-  fs::path input(in.name);
-  if (!options.output_dir) return input.parent_path() / name;
-  // Named files go straight under -o; walked ones keep their folder below the argument.
-  fs::path rel = in.named ? fs::path() : fs::path(in.relative).parent_path();
-  return *options.output_dir / rel / name;
-}
-
-std::string key_of(const fs::path& p) {
+std::string normal_key(const fs::path& p) {
   std::error_code ec;
   auto abs = fs::absolute(p, ec);
   return (ec ? p : abs).lexically_normal().string();
 }
+
+std::uint64_t key_of(const fs::path& p) { return stable_hash(normal_key(p)); }
 
 struct Probed {
   const Encoder* encoder = nullptr;
@@ -92,76 +90,107 @@ std::vector<Probed> probe_inputs(const std::vector<Input>& inputs, const std::ve
   return probed;
 }
 
+// The batch's paths by key (a hash of the absolute path), 8 bytes each: enough to find
+// conflicts and earlier outputs among a million inputs without keeping their names twice.
+// Deques grow without copying. A rare key match is confirmed by the names themselves.
+struct Keys {
+  std::deque<std::uint64_t> outputs;  // every job's output
+  std::deque<std::uint64_t> named;    // inputs named that exist
+};
+
+// Adds one probed input to the list, and its keys.
+void add_job(const Input& in, const Probed& p, const PlanOptions& options, JobList& jobs, Keys& keys) {
+  if (!in.exists) return jobs.add_preset(in, 0, true, "No such file or directory");
+  if (p.special) {
+    if (in.named) jobs.add_preset(in, 0, true, p.reject);
+    return;
+  }
+  const std::uint64_t in_key = key_of(in.name);
+  if (in.named) keys.named.push_back(in_key);
+  if (!p.encoder) {
+    if (in.named || options.report_unknown) jobs.add_preset(in, p.size, false, p.reject);
+    return;
+  }
+  const std::uint64_t out_key = key_of(jobs.output_for(in, *p.encoder));
+  if (out_key == in_key) return jobs.add_preset(in, p.size, true, "the output would overwrite the input itself (use -o DIR)");
+  jobs.add(in, p.size, p.encoder);
+  keys.outputs.push_back(out_key);
+}
+
+bool contains(const std::deque<std::uint64_t>& sorted, std::uint64_t key) {
+  return std::binary_search(sorted.begin(), sorted.end(), key);
+}
+
+// A file found by a walk that is another job's output (from an earlier run in place, such as a
+// thumbnail beside its photo) is not an input of this run. (No job's output is its own input:
+// that job is a preset.) The outputs of the jobs left out are taken out of keys.outputs.
+std::vector<bool> earlier_outputs(const JobList& jobs, Keys& keys) {
+  std::sort(keys.outputs.begin(), keys.outputs.end());
+  std::vector<bool> dropped(jobs.size(), false);
+  std::deque<std::uint64_t> gone;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (jobs.named(i) || !contains(keys.outputs, key_of(jobs.input(i)))) continue;
+    dropped[i] = true;
+    if (!jobs.preset(i)) gone.push_back(key_of(jobs.output(i)));
+  }
+  std::sort(gone.begin(), gone.end());
+  std::deque<std::uint64_t> kept;
+  std::set_difference(keys.outputs.begin(), keys.outputs.end(), gone.begin(), gone.end(), std::back_inserter(kept));
+  keys.outputs = std::move(kept);
+  return dropped;
+}
+
+// Two jobs writing one output, or a job writing over an input named on the command line,
+// each said with the names (found again by a pass over the list, only when a key matches).
+std::vector<std::string> conflicts_in(const JobList& jobs, const std::vector<bool>& dropped, Keys& keys) {
+  std::sort(keys.named.begin(), keys.named.end());
+  std::set<std::uint64_t> suspect;
+  for (std::size_t i = 0; i < keys.outputs.size(); ++i)
+    if ((i > 0 && keys.outputs[i - 1] == keys.outputs[i]) || contains(keys.named, keys.outputs[i]))
+      suspect.insert(keys.outputs[i]);
+  if (suspect.empty()) return {};
+  std::map<std::string, std::size_t> writer;  // output -> job, for the suspect keys only
+  std::map<std::string, std::size_t> named;   // input named -> job, likewise
+  std::vector<std::string> conflicts;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (dropped[i]) continue;
+    if (jobs.named(i) && suspect.count(key_of(jobs.input(i)))) named.emplace(normal_key(jobs.input(i)), i);
+    if (jobs.preset(i) || !suspect.count(key_of(jobs.output(i)))) continue;
+    const std::string out = normal_key(jobs.output(i));
+    auto [it, fresh] = writer.emplace(out, i);
+    if (!fresh)
+      conflicts.push_back(jobs.input(it->second) + " and " + jobs.input(i) + " both map to " + jobs.output(i).string());
+  }
+  for (const auto& [out, i] : writer)
+    if (auto n = named.find(out); n != named.end() && n->second != i)
+      conflicts.push_back(jobs.output(i).string() + " would overwrite the input " + jobs.input(n->second));
+  return conflicts;
+}
+
 }  // namespace
 
-std::vector<Job> plan_encoder_jobs(const std::vector<Input>& inputs, const std::vector<const Encoder*>& encoders,
-                                   const PlanOptions& options) {
-  const std::vector<Probed> probed = probe_inputs(inputs, encoders);
-
-  // Where each accepted input's output goes, and which outputs are already on disk as inputs.
-  std::vector<fs::path> outputs(inputs.size());
-  std::vector<std::string> out_keys(inputs.size()), in_keys(inputs.size());
-  std::map<std::string, std::size_t> producer;  // output key -> input producing it
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].exists || probed[i].special) continue;
-    in_keys[i] = key_of(inputs[i].name);
-    if (!probed[i].encoder) continue;
-    outputs[i] = output_for(inputs[i], probed[i].encoder->output_name(inputs[i].name), options);
-    out_keys[i] = key_of(outputs[i]);
-    producer.emplace(out_keys[i], i);
+JobList plan_encoder_jobs(const std::function<bool(Input&)>& next_input, const std::vector<const Encoder*>& encoders,
+                          const PlanOptions& options) {
+  JobList jobs(options.output_dir);
+  Keys keys;
+  // A chunk at a time: probed in parallel, without a list of every input.
+  constexpr std::size_t chunk = 1024;
+  std::vector<Input> inputs;
+  for (bool more = true; more;) {
+    inputs.clear();
+    Input in;
+    while (inputs.size() < chunk && (more = next_input(in))) inputs.push_back(std::move(in));
+    const std::vector<Probed> probed = probe_inputs(inputs, encoders);
+    for (std::size_t i = 0; i < inputs.size(); ++i) add_job(inputs[i], probed[i], options, jobs, keys);
   }
-  // A file found by a walk that is another input's output (from an earlier run in place, such
-  // as a thumbnail beside its photo) is not an input of this run.
-  std::vector<bool> dropped(inputs.size(), false);
-  std::map<std::string, std::string> kept_inputs;  // key -> name
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].exists || probed[i].special) continue;
-    auto p = producer.find(in_keys[i]);
-    if (!inputs[i].named && p != producer.end() && p->second != i) dropped[i] = true;
-    else kept_inputs.emplace(in_keys[i], inputs[i].name);
-  }
-
-  std::vector<Job> jobs;
-  std::map<std::string, std::size_t> by_output;  // output key -> job
-  std::vector<std::string> conflicts;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const Input& in = inputs[i];
-    const Probed& p = probed[i];
-    if (dropped[i]) continue;
-    Job job;
-    job.input = in.name;
-    job.size = p.size;
-    if (!in.exists) {
-      job.preset = job.preset_failed = true;
-      job.preset_reason = "No such file or directory";
-    } else if (p.special) {
-      if (!in.named) continue;
-      job.preset = job.preset_failed = true;
-      job.preset_reason = p.reject;
-    } else if (!p.encoder) {
-      if (!in.named && !options.report_unknown) continue;
-      job.preset = true;
-      job.preset_reason = p.reject;
-    } else if (out_keys[i] == in_keys[i]) {
-      job.preset = job.preset_failed = true;
-      job.preset_reason = "the output would overwrite the input itself (use -o DIR)";
-    } else {
-      job.encoder = p.encoder;
-      job.output = outputs[i];
-      if (auto hit = kept_inputs.find(out_keys[i]); hit != kept_inputs.end())
-        conflicts.push_back(job.output.string() + " would overwrite the input " + hit->second);
-      auto [it, fresh] = by_output.emplace(out_keys[i], jobs.size());
-      if (!fresh)
-        conflicts.push_back(jobs[it->second].input + " and " + in.name + " both map to " + job.output.string());
-    }
-    job.index = jobs.size();
-    jobs.push_back(std::move(job));
-  }
+  const std::vector<bool> dropped = earlier_outputs(jobs, keys);
+  const std::vector<std::string> conflicts = conflicts_in(jobs, dropped, keys);
   if (!conflicts.empty()) {
     std::string msg = "outputs conflict, nothing was done:";
     for (const auto& c : conflicts) msg += "\n  " + c;
     throw UsageError(msg);
   }
+  jobs.retain([&](std::size_t i) { return !dropped[i]; });
   return jobs;
 }
 

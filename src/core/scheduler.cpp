@@ -110,27 +110,96 @@ std::vector<std::size_t> Scheduler::start_order_for(const std::vector<Job>& jobs
 
 // Libraries with threads of their own get one per file unless the batch is smaller than the
 // slots; then each file gets its share, and the slots left over go to the largest files
-// (3 files on 8 slots: 3, 3 and 2 threads).
-void Scheduler::assign_thread_shares(std::vector<Job>& jobs) const {
-  std::vector<std::size_t> by_size;
-  for (std::size_t i = 0; i < jobs.size(); ++i)
-    if (!jobs[i].preset) by_size.push_back(i);
+// (3 files on 8 slots: 3, 3 and 2 threads). `batch` is the whole batch, or more jobs than slots.
+void Scheduler::assign_thread_shares(std::deque<Job>& batch) const {
+  std::vector<Job*> by_size;
+  for (Job& j : batch)
+    if (!j.preset) by_size.push_back(&j);
   const auto slots = static_cast<std::size_t>(slots_);
   if (by_size.empty() || by_size.size() >= slots) return;
-  std::stable_sort(by_size.begin(), by_size.end(),
-                   [&](std::size_t a, std::size_t b) { return jobs[a].size > jobs[b].size; });
+  std::stable_sort(by_size.begin(), by_size.end(), [](const Job* a, const Job* b) { return a->size > b->size; });
   for (std::size_t k = 0; k < by_size.size(); ++k)
-    jobs[by_size[k]].threads = static_cast<int>(slots / by_size.size() + (k < slots % by_size.size() ? 1 : 0));
+    by_size[k]->threads = static_cast<int>(slots / by_size.size() + (k < slots % by_size.size() ? 1 : 0));
 }
+
+namespace {
+
+// A batch given whole, in the order its jobs are to start.
+class VectorSource final : public JobSource {
+ public:
+  VectorSource(std::vector<Job> jobs, std::vector<std::size_t> order) : jobs_(std::move(jobs)), order_(std::move(order)) {}
+  bool next(Job& job) override {
+    if (next_ == order_.size()) return false;
+    job = std::move(jobs_[order_[next_++]]);
+    return true;
+  }
+
+ private:
+  std::vector<Job> jobs_;
+  std::vector<std::size_t> order_;
+  std::size_t next_ = 0;
+};
+
+// Jobs handed from the calling thread to the tasks, first in first out: the arena does not run
+// enqueued tasks in FIFO order, so a task does not carry its job but takes the next one.
+class JobQueue {
+ public:
+  void push(Job&& job) {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+  }
+  Job pop() {
+    std::lock_guard lock(mutex_);
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    return job;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::deque<Job> jobs_;
+};
+
+// The source, with its first jobs read ahead: enough to tell a batch smaller than the slots.
+class LookAhead {
+ public:
+  LookAhead(JobSource& source, std::size_t count) : source_(source) {
+    Job j;
+    while (first_.size() < count && (more_ = source_.next(j))) first_.push_back(std::move(j));
+  }
+  // The jobs read ahead, and whether they are all there are.
+  std::deque<Job>& first() noexcept { return first_; }
+  bool complete() const noexcept { return !more_; }
+  bool next(Job& job) {
+    if (!first_.empty()) {
+      job = std::move(first_.front());
+      first_.pop_front();
+      return true;
+    }
+    return more_ && (more_ = source_.next(job));
+  }
+
+ private:
+  JobSource& source_;
+  std::deque<Job> first_;
+  bool more_ = true;
+};
+
+}  // namespace
 
 RunTotals Scheduler::run(std::vector<Job> jobs, const JobFn& fn, const ResultSink& sink,
                          const std::atomic<bool>& stop, const std::function<void()>& on_tick) {
-  RunTotals totals;
-  const std::size_t total = jobs.size();
-  const std::size_t window = options_.window > 0 ? options_.window : static_cast<std::size_t>(slots_) * 4;
+  std::vector<std::size_t> order = start_order_for(jobs);
+  VectorSource source(std::move(jobs), std::move(order));
+  return run(source, fn, sink, stop, on_tick);
+}
 
-  const std::vector<std::size_t> start_order = start_order_for(jobs);
-  assign_thread_shares(jobs);
+RunTotals Scheduler::run(JobSource& source, const JobFn& fn, const ResultSink& sink, const std::atomic<bool>& stop,
+                         const std::function<void()>& on_tick) {
+  RunTotals totals;
+  const std::size_t window = options_.window > 0 ? options_.window : static_cast<std::size_t>(slots_) * 4;
+  LookAhead jobs(source, static_cast<std::size_t>(slots_) + 1);
+  if (jobs.complete()) assign_thread_shares(jobs.first());
 
   // TBB's default pool has one worker fewer than the hardware threads; -j may ask for more
   // (exec jobs mostly wait on their programs), so raise the limit for this run. No slot is
@@ -138,14 +207,12 @@ RunTotals Scheduler::run(std::vector<Job> jobs, const JobFn& fn, const ResultSin
   tbb::global_control workers(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(slots_) + 1);
   tbb::task_arena arena(slots_, 0);
   ResultQueue queue;
+  JobQueue ready;
   const double timeout = options_.timeout_seconds;
 
-  // The arena does not run enqueued tasks in FIFO order, so a task does not carry its job:
-  // whichever task runs next takes the next job in start order.
-  std::atomic<std::size_t> next_job{0};
   auto task = [&] {
-    tbb_handoff_acquire(&next_job);
-    const Job& job = jobs[start_order[next_job.fetch_add(1)]];
+    tbb_handoff_acquire(&ready);
+    const Job job = ready.pop();
     if (stop.load() && !job.preset) {
       queue.push({Result{}, job.index, false});  // cancelled before it started: not reported
       return;
@@ -154,6 +221,7 @@ RunTotals Scheduler::run(std::vector<Job> jobs, const JobFn& fn, const ResultSin
   };
 
   std::size_t submitted = 0, in_flight = 0, next_to_emit = 0;
+  bool exhausted = false;
   std::map<std::size_t, Done> held;  // input order: finished, waiting for an earlier job
   auto emit = [&](Done&& d) {
     --in_flight;
@@ -166,11 +234,17 @@ RunTotals Scheduler::run(std::vector<Job> jobs, const JobFn& fn, const ResultSin
   };
 
   for (;;) {
-    while (!stop.load() && submitted < total && in_flight < window) {
+    while (!stop.load() && !exhausted && in_flight < window) {
+      Job job;
+      if (!jobs.next(job)) {
+        exhausted = true;
+        break;
+      }
       ++submitted;
       ++in_flight;
       totals.max_in_flight = std::max(totals.max_in_flight, in_flight);
-      tbb_handoff_release(&next_job);
+      ready.push(std::move(job));
+      tbb_handoff_release(&ready);
       arena.enqueue(task);
     }
     if (in_flight == 0) break;
@@ -187,14 +261,14 @@ RunTotals Scheduler::run(std::vector<Job> jobs, const JobFn& fn, const ResultSin
     held.emplace(d.index, std::move(d));
     // Input order: release everything that is now next in line.
     for (auto it = held.find(next_to_emit); it != held.end(); it = held.find(next_to_emit)) {
-      Done ready = std::move(it->second);
+      Done ready_result = std::move(it->second);
       held.erase(it);
       ++next_to_emit;
-      emit(std::move(ready));
+      emit(std::move(ready_result));
     }
   }
   totals.started = submitted - totals.not_started;
-  totals.not_started += total - submitted;
+  for (Job rest; !exhausted && jobs.next(rest);) ++totals.not_started;
   return totals;
 }
 

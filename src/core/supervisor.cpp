@@ -20,6 +20,7 @@
 #include <string>
 
 #include "core/cleanup.hpp"
+#include "core/job_set.hpp"
 #include "core/signals.hpp"
 #include "core/worker.hpp"
 #include "core/worker_protocol.hpp"
@@ -124,8 +125,8 @@ struct WorkerProcess {
 
 // Forks the worker: it shares what this process has loaded and planned (no second start-up),
 // and has no thread but the forking one, which runs its jobs and then _exits.
-WorkerProcess fork_worker(const std::vector<Job>& jobs, const std::set<std::size_t>& run,
-                          const std::set<std::size_t>& redo, const BatchOptions& options) {
+WorkerProcess fork_worker(const JobList& jobs, const JobSet& run, const std::set<std::size_t>& redo,
+                          const BatchOptions& options) {
   int journal[2], errors[2];
   if (::pipe2(journal, O_CLOEXEC) != 0) throw Error("starting a worker: " + errno_text(errno));
   if (::pipe2(errors, O_CLOEXEC) != 0) {
@@ -159,9 +160,10 @@ WorkerProcess fork_worker(const std::vector<Job>& jobs, const std::set<std::size
 // its results to `emit`; Ctrl-C is passed on to it once.
 class WorkerWatch {
  public:
-  WorkerWatch(WorkerProcess& w, const std::set<std::size_t>& run, Emitter& emit, ResultFeed& feed, SignalFd& signals,
-              std::atomic<bool>& stop, std::set<std::size_t>& reported)
-      : w_(w), run_(run), emit_(emit), feed_(feed), signals_(signals), stop_(stop), reported_(reported) {}
+  WorkerWatch(WorkerProcess& w, const JobSet& run, Emitter& emit, ResultFeed& feed, SignalFd& signals,
+              std::atomic<bool>& stop, JobSet& reported)
+      : w_(w), run_(run), emit_(emit), feed_(feed), signals_(signals), stop_(stop), reported_(reported),
+        mine_(run.bits().size()) {}
 
   WorkerEnd run() {
     bool journal_open = true, errors_open = true, stop_sent = false;
@@ -228,8 +230,9 @@ class WorkerWatch {
     while (::waitpid(w_.pid, &status, 0) < 0 && errno == EINTR) {
     }
     WorkerEnd end;
-    for (std::size_t i : run_)
-      if (w_.marks->started(i) && !mine_.count(i)) end.running.insert(i);
+    run_.for_each([&](std::size_t i) {
+      if (w_.marks->started(i) && !mine_.contains(i)) end.running.insert(i);
+    });
     const std::string said = last_line_.empty() ? "" : " (" + last_line_ + ")";
     if (WIFSIGNALED(status) && !(stop_.load() && WTERMSIG(status) == SIGTERM)) {
       end.crashed = true;
@@ -243,22 +246,25 @@ class WorkerWatch {
   }
 
   WorkerProcess& w_;
-  const std::set<std::size_t>& run_;
+  const JobSet& run_;
   Emitter& emit_;
   ResultFeed& feed_;
   SignalFd& signals_;
   std::atomic<bool>& stop_;
-  std::set<std::size_t>& reported_;
+  JobSet& reported_;
   worker::RecordReader reader_;
-  std::set<std::size_t> mine_;  // the results this worker reported
+  JobSet mine_;  // the results this worker reported
   std::string partial_line_, last_line_;
 };
 
 // A dead worker's temporary files beside the outputs it was writing.
-void remove_temporaries_of(pid_t pid, const std::vector<Job>& jobs, const std::set<std::size_t>& running) {
+void remove_temporaries_of(pid_t pid, const JobList& jobs, const std::set<std::size_t>& running) {
   const std::string mark = temp_mark_of(pid);
   std::set<fs::path> folders;
-  for (std::size_t i : running) folders.insert(jobs[i].output.parent_path().empty() ? "." : jobs[i].output.parent_path());
+  for (std::size_t i : running) {
+    const fs::path folder = jobs.output(i).parent_path();
+    folders.insert(folder.empty() ? fs::path(".") : folder);
+  }
   for (const auto& folder : folders) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(folder, ec)) {
@@ -269,10 +275,9 @@ void remove_temporaries_of(pid_t pid, const std::vector<Job>& jobs, const std::s
 }
 
 // Runs the jobs marked in `run` in one worker; what it reported is added to `reported`.
-WorkerEnd run_one_worker(const std::vector<Job>& jobs, const std::set<std::size_t>& run,
-                         const std::set<std::size_t>& redo, const BatchOptions& options, Emitter& emit,
-                         ResultFeed& feed, SignalFd& signals, std::atomic<bool>& stop,
-                         std::set<std::size_t>& reported) {
+WorkerEnd run_one_worker(const JobList& jobs, const JobSet& run, const std::set<std::size_t>& redo,
+                         const BatchOptions& options, Emitter& emit, ResultFeed& feed, SignalFd& signals,
+                         std::atomic<bool>& stop, JobSet& reported) {
   WorkerProcess w = fork_worker(jobs, run, redo, options);
   cleanup::add_worker(w.pid);
   WorkerEnd end = WorkerWatch(w, run, emit, feed, signals, stop, reported).run();
@@ -291,30 +296,31 @@ Result crashed_result(const Job& job, const std::string& reason) {
 
 }  // namespace
 
-std::size_t run_supervised(const std::vector<Job>& jobs, const BatchOptions& options, ResultFeed& feed,
+std::size_t run_supervised(const JobList& jobs, const BatchOptions& options, ResultFeed& feed,
                            std::atomic<bool>& stop) {
   const SignalWatcher::Pause no_thread_while_forking;
   Emitter emit(options.order, feed);
   SignalFd signals(stop);
-  std::set<std::size_t> pending;
-  for (const Job& j : jobs) {
-    if (j.preset) emit.emit(preset_result(j));
-    else pending.insert(j.index);
+  JobSet pending(jobs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (jobs.preset(i)) emit.emit(preset_result(jobs.job(i)));
+    else pending.insert(i);
   }
-  std::set<std::size_t> reported;
+  JobSet reported(jobs.size());
   std::set<std::size_t> redo;  // every suspect: it may have written its output before the crash
   int crashes_without_suspect = 0;
+  auto forget_reported = [&] { reported.for_each([&](std::size_t i) { pending.erase(i); }); };
   while (!pending.empty() && !stop.load()) {
     const WorkerEnd end = run_one_worker(jobs, pending, redo, options, emit, feed, signals, stop, reported);
-    for (std::size_t i : reported) pending.erase(i);
+    forget_reported();
     if (!end.crashed) {
       if (stop.load()) break;
       if (pending.empty()) break;
       throw Error("the worker ended without reporting " + std::to_string(pending.size()) + " files");
     }
     if (end.running.empty() && ++crashes_without_suspect > 2) {
-      for (std::size_t i : pending) emit.emit(crashed_result(jobs[i], end.reason));
-      pending.clear();
+      pending.for_each([&](std::size_t i) { emit.emit(crashed_result(jobs.job(i), end.reason)); });
+      pending = JobSet(jobs.size());
     }
     redo.insert(end.running.begin(), end.running.end());
     // With one suspect the cause is known; with several, each runs alone to find it. A
@@ -322,15 +328,16 @@ std::size_t run_supervised(const std::vector<Job>& jobs, const BatchOptions& opt
     for (std::size_t suspect : end.running) {
       if (stop.load()) break;
       WorkerEnd alone = end;
-      if (end.running.size() > 1) alone = run_one_worker(jobs, {suspect}, redo, options, emit, feed, signals, stop, reported);
-      if (alone.crashed && !reported.count(suspect)) {
-        emit.emit(crashed_result(jobs[suspect], alone.reason));
+      if (end.running.size() > 1)
+        alone = run_one_worker(jobs, JobSet(jobs.size(), suspect), redo, options, emit, feed, signals, stop, reported);
+      if (alone.crashed && !reported.contains(suspect)) {
+        emit.emit(crashed_result(jobs.job(suspect), alone.reason));
         reported.insert(suspect);
       }
     }
-    for (std::size_t i : reported) pending.erase(i);
+    forget_reported();
   }
-  for (std::size_t i : pending) emit.pass(i);
+  pending.for_each([&](std::size_t i) { emit.pass(i); });
   return pending.size();
 }
 

@@ -15,7 +15,7 @@ namespace mediabatch {
 
 // Runs `jobs` (presets are reported here) in supervised worker processes, streaming every result to `feed` in options.order. Returns how many
 // jobs were not started (when `stop` turned true). Main thread only.
-std::size_t run_supervised(const std::vector<Job>& jobs, const BatchOptions& options, ResultFeed& feed,
+std::size_t run_supervised(const JobList& jobs, const BatchOptions& options, ResultFeed& feed,
                            std::atomic<bool>& stop);
 
 }  // namespace mediabatch

@@ -8,22 +8,40 @@
 
 namespace mediabatch {
 
-int worker_main(const std::vector<Job>& jobs, const std::set<std::size_t>& run, const std::set<std::size_t>& redo,
+namespace {
+
+// The worker's share of the batch, largest first, with the suspects of a crash marked to be
+// converted even when their outputs look up to date.
+class WorkerJobs final : public JobSource {
+ public:
+  WorkerJobs(const JobList& jobs, const JobSet& run, const std::set<std::size_t>& redo, bool largest_first)
+      : source_(jobs.source(largest_first, &run.bits())), redo_(redo) {}
+  bool next(Job& job) override {
+    if (!source_->next(job)) return false;
+    job.redo = redo_.count(job.index) > 0;
+    return true;
+  }
+
+ private:
+  std::unique_ptr<JobSource> source_;
+  const std::set<std::size_t>& redo_;
+};
+
+}  // namespace
+
+int worker_main(const JobList& jobs, const JobSet& run, const std::set<std::size_t>& redo,
                 const BatchOptions& options, volatile unsigned char* started, int journal_fd) noexcept {
   try {
-    std::vector<Job> mine;
-    for (const Job& j : jobs) {
-      if (!run.count(j.index)) continue;
-      mine.push_back(j);
-      mine.back().redo = redo.count(j.index) > 0;
-    }
+    // Under --order input the supervisor holds each result until the earlier ones are in:
+    // start them in input order, so that it holds a window's worth, not the batch.
+    WorkerJobs mine(jobs, run, redo, options.largest_first && options.order == Order::completion);
     worker::RecordWriter journal(journal_fd);
     std::atomic<bool> stop{false};
     SignalWatcher watcher(stop);
     SchedulerOptions sopts = options.scheduler();
     sopts.order = Order::completion;  // the supervisor puts results in order
     Scheduler(sopts).run(
-        std::move(mine),
+        mine,
         [&](const Job& j) {
           started[j.index] = 1;
           return run_job(j, options.job, stop);

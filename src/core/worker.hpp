@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "core/job_set.hpp"
 #include "mediabatch/engine.hpp"
 
 namespace mediabatch {
@@ -13,7 +14,7 @@ namespace mediabatch {
 // started[index] as each job starts (memory shared with the supervisor: no system call, no
 // wake-up) and writes each result to journal_fd. SIGTERM stops it as Ctrl-C would. Returns
 // the process's exit code: 0, or 130 when stopped. Never throws.
-int worker_main(const std::vector<Job>& jobs, const std::set<std::size_t>& run, const std::set<std::size_t>& redo,
+int worker_main(const JobList& jobs, const JobSet& run, const std::set<std::size_t>& redo,
                 const BatchOptions& options, volatile unsigned char* started, int journal_fd) noexcept;
 
 }  // namespace mediabatch

@@ -17,24 +17,20 @@ EncoderHarness::EncoderHarness(std::unique_ptr<mediabatch::Encoder> encoder, std
 }
 
 void EncoderHarness::plan(const std::vector<fs::path>& inputs, const fs::path& out_dir) {
-  planned_.clear();
-  for (const auto& in : inputs) {
-    mediabatch::Job j;
-    j.index = planned_.size();
-    j.input = in.string();
-    j.output = out_dir / encoder_->output_name(in);
-    j.encoder = encoder_.get();
+  mediabatch::JobList jobs(out_dir);
+  for (const auto& path : inputs) {
+    mediabatch::Input in;
+    in.name = in.relative = path.string();
+    in.named = true;
     std::error_code ec;
-    j.size = fs::file_size(in, ec);
-    planned_.push_back(std::move(j));
+    jobs.add(in, fs::file_size(path, ec), encoder_.get());
   }
-  std::vector<const mediabatch::Job*> jobs;
-  for (const auto& j : planned_) jobs.push_back(&j);
-  encoder_->plan(jobs);
+  encoder_->plan(mediabatch::EncoderJobs(jobs, encoder_.get()));
+  planned_ = true;
 }
 
 mediabatch::Result EncoderHarness::encode(const fs::path& input, const fs::path& output, const JobOptions& options) {
-  if (planned_.empty()) plan({input}, output.parent_path());
+  if (!planned_) plan({input}, output.parent_path());
   mediabatch::Job job;
   job.input = input.string();
   job.output = output;

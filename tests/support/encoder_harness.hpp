@@ -12,6 +12,7 @@
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/engine.hpp"
 #include "mediabatch/job.hpp"
+#include "mediabatch/job_list.hpp"
 #include "mediabatch/result.hpp"
 
 namespace mbtest {
@@ -51,7 +52,7 @@ class EncoderHarness {
   std::unique_ptr<mediabatch::Encoder> encoder_;
   CLI::App app_;
   std::vector<std::string> inputs_;
-  std::vector<mediabatch::Job> planned_;
+  bool planned_ = false;
   std::vector<std::filesystem::path> written_;
 };
 

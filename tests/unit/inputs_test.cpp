@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <sstream>
 
 #include "mediabatch/inputs.hpp"
@@ -25,6 +28,28 @@ TEST(Inputs, DirectoriesAreWalkedSortedAndTempFilesSkipped) {
   EXPECT_EQ(deep[4].name, "missing-file");
   EXPECT_TRUE(deep[4].named);
   EXPECT_FALSE(deep[4].exists);
+}
+
+// The walk goes folder by folder, holding one folder's names at a time, yet yields the paths
+// in byte order of the whole relative path, as sorting the whole list would.
+TEST(Inputs, AWalkYieldsPathsInByteOrderOfTheWholePath) {
+  mbtest::TempDir dir;
+  for (const char* sub : {"a", "ab", "a b", "a0/deep/er"}) fs::create_directories(dir / sub);
+  for (const char* f : {"a-b.txt", "a.txt", "a/x", "a/y.z", "ab/y", "a b/c", "a0/deep/er/z", "a0/deep.txt", "Z", "~"})
+    mbtest::write_file(dir / f, "x");
+  ASSERT_EQ(::mkfifo((dir / "a/fifo").c_str(), 0644), 0);
+  fs::create_symlink(dir / "a.txt", dir / "link-to-file");
+  fs::create_directory_symlink(dir / "ab", dir / "link-to-folder");
+  std::vector<std::string> got;
+  for (const auto& in : expand_arguments({dir.path().string()}, true)) {
+    got.push_back(in.relative);
+    EXPECT_EQ(in.name, (dir.path() / in.relative).string());
+    EXPECT_EQ(in.base, dir.path());
+  }
+  std::vector<std::string> want = {"a-b.txt", "a.txt", "a/x", "a/y.z", "ab/y", "a b/c", "a0/deep/er/z",
+                                   "a0/deep.txt", "Z", "~", "link-to-file"};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
 }
 
 TEST(Inputs, StdinListsOnePerLineOrNulSeparated) {

@@ -16,7 +16,7 @@
 #include "flac_writer.hpp"
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
-#include "mediabatch/job.hpp"
+#include "mediabatch/job_list.hpp"
 #include "mediabatch/text.hpp"
 #include "replay_gain.hpp"
 #include "wav_reader.hpp"
@@ -76,10 +76,12 @@ class FlacEncoder final : public Encoder {
 
   // The batch's WAV inputs are its track list: a file without a number in its name is the
   // track of its place among them.
-  void plan(const std::vector<const Job*>& jobs) override {
+  void plan(const EncoderJobs& jobs) override {
     std::vector<fs::path> wavs;
-    for (const Job* job : jobs)
-      if (!is_cue_path(job->input)) wavs.push_back(normal(job->input));
+    for (std::size_t k = 0; k < jobs.size(); ++k) {
+      const std::string input = jobs.input(k);
+      if (!is_cue_path(input)) wavs.push_back(normal(input));
+    }
     std::sort(wavs.begin(), wavs.end());
     // An album is a folder: a file is numbered by its place among the batch's WAVs beside it
     // (with -r, each subfolder counts from 1).
