@@ -20,6 +20,8 @@ std::string lower_extension(const std::string& filename);
 std::string printable(std::string_view s, bool keep_newlines = false);
 // "No such file or directory": the text of an errno value.
 std::string errno_text(int error);
+// A signal's name: "SIGABRT" (or "signal 40").
+std::string signal_text(int sig);
 // One number through a printf format with one conversion ("%+.2f dB").
 std::string number_text(const char* format, double value);
 // "3600 megapixels", "0.077 megapixels": an image's size in a reason such as "above --max-pixels".

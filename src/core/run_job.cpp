@@ -11,11 +11,11 @@ namespace {
 
 // Every output the job plans is a file of an earlier run, newer than the input: the job was
 // done. A directory at an output name is an error, not "done".
-bool up_to_date(const Job& job) {
+bool up_to_date(const Job& job, const std::vector<fs::path>& planned) {
   std::error_code ec;
   const auto in_time = fs::last_write_time(job.input, ec);
   if (ec) return false;
-  for (const fs::path& out : job.encoder->planned_outputs(job.input, job.output)) {
+  for (const fs::path& out : planned) {
     const auto st = fs::status(out, ec);
     if (fs::is_directory(st)) throw Error(out.string() + " is a directory");
     if (ec || !fs::is_regular_file(st)) return false;
@@ -36,14 +36,16 @@ EncodeContext::Clock::time_point deadline_for(double timeout_seconds) {
 Result run_job(const Job& job, const JobSettings& settings, const std::atomic<bool>& stop) {
   Result r;
   r.command = std::string(job.encoder->name());
-  if (!settings.force && !job.redo && up_to_date(job)) {
-    r.status = Status::skipped;
-    r.error = "output is up to date (use --force)";
-    // Still the batch's outputs: an album pass after the batch takes them in.
+  if (!settings.force && !job.redo) {
     const auto planned = job.encoder->planned_outputs(job.input, job.output);
-    r.output = planned.front().string();
-    for (std::size_t i = 1; i < planned.size(); ++i) r.more_outputs.push_back(planned[i].string());
-    return r;
+    if (!planned.empty() && up_to_date(job, planned)) {
+      r.status = Status::skipped;
+      r.error = "output is up to date (use --force)";
+      // Still the batch's outputs: an album pass after the batch takes them in.
+      r.output = planned.front().string();
+      for (std::size_t i = 1; i < planned.size(); ++i) r.more_outputs.push_back(planned[i].string());
+      return r;
+    }
   }
   const fs::path folder = job.output.parent_path().empty() ? fs::path(".") : job.output.parent_path();
   std::error_code ec;

@@ -104,17 +104,6 @@ bool drain(int fd, Capture& into) {
   }
 }
 
-std::string signal_name(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
-}
-
-
-}  // namespace
-
-
-namespace {
-
 // The child's side, between fork and exec. Only async-signal-safe calls: another thread of
 // ours may have held a lock when it forked. On a failed exec, errno goes back through
 // `failed` (which a successful exec closes).
@@ -247,7 +236,7 @@ Result run_program(const std::vector<std::string>& argv, const std::atomic<bool>
     else if (code != 0) r.error = "exit code " + std::to_string(code);
   } else if (WIFSIGNALED(status)) {
     r.status = Status::failed;
-    r.error = "killed by " + signal_name(WTERMSIG(status));
+    r.error = "killed by " + signal_text(WTERMSIG(status));
   }
   return r;
 }

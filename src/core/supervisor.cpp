@@ -83,11 +83,6 @@ Result preset_result(const Job& job) {
   return r;
 }
 
-std::string signal_text(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
-}
-
 // How one worker ended.
 struct WorkerEnd {
   std::set<std::size_t> running;  // started and not reported when it ended

@@ -1,5 +1,7 @@
 #include "mediabatch/text.hpp"
 
+#include <string.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -81,6 +83,11 @@ std::string printable(std::string_view s, bool keep_newlines) {
 }
 
 std::string errno_text(int error) { return std::error_code(error, std::generic_category()).message(); }
+
+std::string signal_text(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
 
 std::string number_text(const char* format, double value) {
   char buf[64];
