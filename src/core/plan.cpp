@@ -53,7 +53,7 @@ const char* special_kind(mode_t mode) {
   if (S_ISSOCK(mode)) return "a socket";
   if (S_ISCHR(mode)) return "a character device";
   if (S_ISBLK(mode)) return "a block device";
-  return "not a file";
+  return "of another kind";
 }
 
 // The input's size and the first encoder that accepts it by its first bytes. Only a regular
