@@ -29,7 +29,10 @@ JobList::Entry JobList::entry_for(const Input& in, const Encoder* encoder) {
   }
   if (encoder) {
     auto it = std::find(encoders_.begin(), encoders_.end(), encoder);
-    if (it == encoders_.end()) it = encoders_.insert(encoders_.end(), encoder);
+    if (it == encoders_.end()) {
+      if (encoders_.size() == 255) throw Error("more than 255 encoders in one batch");
+      it = encoders_.insert(encoders_.end(), encoder);
+    }
     e.encoder = static_cast<std::uint8_t>(it - encoders_.begin() + 1);
   }
   return e;
