@@ -238,17 +238,34 @@ TEST(FlacEncoder, FloatAndCompressedWavFailWithAReason) {
   for (const auto& e : fs::directory_iterator(dir / "out")) ADD_FAILURE() << "left behind: " << e.path();
 }
 
-TEST(FlacEncoder, TruncatedWavReportsExpectedAndFoundBytes) {
+// An interrupted rip: encoded as far as it goes with the byte counts in a warning, as the flac
+// CLI does; --strict fails it.
+TEST(FlacEncoder, AWavCutShortIsEncodedAsFarAsItGoesOrFailsWithStrict) {
   REQUIRE_FLAC_TOOLS();
   TempDir dir;
   const fs::path wav = dir / "cut.wav";
   gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-ac 2 -t 1"));
-  const auto size = fs::file_size(wav);
-  fs::resize_file(wav, size - 1000);
-  const std::string expected = std::to_string(wav_data(wav).size() + 1000);
-  const std::string found = std::to_string(wav_data(wav).size());
-  const std::string err = error_of(wav, dir / "out");
-  EXPECT_NE(err.find("expected " + expected + " bytes, found " + found), std::string::npos) << err;
+  fs::resize_file(wav, fs::file_size(wav) - 1000);
+  const std::string pcm = wav_data(wav);
+  const std::string said =
+      "truncated WAV data: expected " + std::to_string(pcm.size() + 1000) + " bytes, found " + std::to_string(pcm.size());
+  auto h = flac_harness({wav.string()});
+  const mediabatch::Result r = h.encode_into(wav, dir / "out");
+  EXPECT_EQ(r.status, mediabatch::Status::ok);
+  EXPECT_NE(r.warning.find(said), std::string::npos) << r.warning;
+  const fs::path out = dir / "out/cut.flac";
+  EXPECT_TRUE(flac_test_passes(out));
+  EXPECT_EQ(stream_info(out).get_total_samples(), pcm.size() / 4);
+  EXPECT_TRUE(decode_pcm(out) == pcm.substr(0, pcm.size() / 4 * 4)) << "decoded PCM differs from what the WAV holds";
+
+  auto strict = flac_harness({"--strict", wav.string()});
+  try {
+    strict.encode_into(wav, dir / "strict");
+    ADD_FAILURE() << "--strict encoded a WAV cut short";
+  } catch (const mediabatch::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(said), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "strict/cut.flac"));
 }
 
 std::string le32(std::uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); }
@@ -929,11 +946,12 @@ TEST(FlacEncoder, WavHeadersClaimingMoreThanTheFileFailWithoutAllocatingIt) {
     const char* name;
     std::string bytes, error;
   } cases[] = {
-      {"data.wav", riff(pcm_fmt(44100) + "data" + le32(0xFFFFFFF0u) + samples),
-       "truncated WAV data: expected 4294967280 bytes, found 16"},
+      // Claimed sizes past the file: its 4 frames are encoded (with a warning), no more.
+      {"data.wav", riff(pcm_fmt(44100) + "data" + le32(0xFFFFFFF0u) + samples), "(no error)"},
       {"rf64.wav",
        "RF64" + le32(0xFFFFFFFFu) + "WAVE" + ds64 + pcm_fmt(44100) + "data" + le32(0xFFFFFFFFu) + samples,
-       "truncated WAV data: expected 1099511627776 bytes, found 16"},
+       "(no error)"},
+      {"empty.wav", riff(pcm_fmt(44100) + "data" + le32(0)), "no audio data (the WAV data chunk is empty)"},
       {"fmt.wav", riff("fmt " + le32(0xFFFFFFF0u) + pcm_fmt(44100).substr(8) + "data" + le32(16) + samples),
        "WAV has no data chunk"},
       {"list.wav", riff(pcm_fmt(44100) + "LIST" + le32(0xFFFFFFF0u) + "INFO" + "data" + le32(16) + samples),
@@ -948,6 +966,8 @@ TEST(FlacEncoder, WavHeadersClaimingMoreThanTheFileFailWithoutAllocatingIt) {
     for (const auto& c : cases) errors[c.name] = error_of(dir / c.name, dir / "out");
   }
   for (const auto& c : cases) EXPECT_EQ(errors[c.name], c.error) << c.name;
+  for (const char* name : {"data.wav", "rf64.wav"})
+    EXPECT_EQ(stream_info(dir / "out" / (fs::path(name).stem().string() + ".flac")).get_total_samples(), 4u) << name;
 }
 
 TEST(FlacEncoder, CueSheetAndAlbumFilesOverAMebibyteAreRefused) {

@@ -62,7 +62,7 @@ void write_in_parallel(const EncodeContext& ctx, const fs::path& image, const st
   std::atomic<bool> failed{false};
   run_workers(std::min(ctx.threads(), static_cast<int>(pieces.size())), [&] {
     try {
-      WavReader own(image);
+      WavReader own(image, settings.strict);
       for (std::size_t k; !failed.load() && (k = next.fetch_add(1)) < order.size();)
         write_piece(ctx, own, pieces[order[k]], settings);
     } catch (...) {
@@ -101,7 +101,7 @@ CueSheet read_image_cue_sheet(const fs::path& cue_file) {
 
 void split_image(EncodeContext& ctx, const fs::path& image, const CueSheet& cue, const Tags& overrides,
                  const WriterSettings& settings) {
-  WavReader wav(image);
+  WavReader wav(image, settings.strict);
   for (const auto& note : wav.notes()) ctx.warn(note);
   const WavFormat& f = wav.format();
   const std::vector<Piece> pieces = track_pieces(ctx, f, cue, track_starts(ctx, f, cue, image), overrides);

@@ -54,6 +54,8 @@ class FlacEncoder final : public Encoder {
         ->allow_extra_args(false);
     cmd.add_option("--cover", cover_path_, "Embed this JPEG or PNG as the front cover");
     cmd.add_flag("--replay-gain", replay_gain_, "Write ReplayGain 2.0 track and album tags after encoding");
+    cmd.add_flag("--strict", writer_.strict,
+                 "Fail a WAV shorter than its header says, instead of encoding what is there with a warning");
   }
 
   void validate() override {
@@ -155,7 +157,7 @@ class FlacEncoder final : public Encoder {
 
  private:
   void encode_wav(EncodeContext& ctx) const {
-    flac::WavReader wav(ctx.input());
+    flac::WavReader wav(ctx.input(), writer_.strict);
     for (const auto& note : wav.notes()) ctx.warn(note);
     flac::Piece piece;
     piece.frames = wav.format().frames;

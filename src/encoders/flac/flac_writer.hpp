@@ -18,6 +18,7 @@ struct WriterSettings {
   int level = 8;                 // libFLAC compression level, 0-8
   bool verify = false;           // libFLAC decodes each frame again and compares
   const Cover* cover = nullptr;  // the front cover to embed, if any
+  bool strict = false;           // --strict: a WAV cut short fails instead of being encoded as far as it goes
 };
 
 // One encode of a range of frames of an open WAV into one FLAC file.

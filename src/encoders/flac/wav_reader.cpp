@@ -90,8 +90,10 @@ void parse_fmt(const unsigned char* fmt, std::uint32_t size, WavFormat& f) {
 }
 
 // The data chunk whose body starts at `body`: where the samples are and how many frames.
+// A data chunk that claims more than the file holds (an interrupted rip or copy) is read as
+// far as it goes, with a note, as the flac CLI does; `strict` fails it instead.
 void take_data(const Container& c, std::uint32_t size, std::uint64_t body, WavFormat& f,
-               std::vector<std::string>& notes) {
+               std::vector<std::string>& notes, bool strict) {
   std::uint64_t data_size = size;
   const std::uint64_t available = c.file_size > body ? c.file_size - body : 0;
   if (c.rf64 && size == 0xFFFFFFFFu) {
@@ -102,11 +104,16 @@ void take_data(const Container& c, std::uint32_t size, std::uint64_t body, WavFo
     data_size = available;
     notes.push_back("data chunk size unset; read to the end of the file");
   }
-  if (available < data_size)
-    throw Error("truncated WAV data: expected " + std::to_string(data_size) + " bytes, found " +
-                std::to_string(available));
+  if (available < data_size) {
+    const std::string cut = "truncated WAV data: expected " + std::to_string(data_size) + " bytes, found " +
+                            std::to_string(available);
+    if (strict) throw Error(cut);
+    notes.push_back(cut + "; encoded what is there");
+    data_size = available;
+  }
   f.data_offset = body;
   f.frames = data_size / f.block_align;
+  if (f.frames == 0) throw Error("no audio data (the WAV data chunk is empty)");
   if (data_size % f.block_align != 0)
     notes.push_back("data ends with a partial frame of " + std::to_string(data_size % f.block_align) +
                     " bytes, ignored");
@@ -119,7 +126,7 @@ std::string describe(const WavFormat& f) {
   return std::to_string(f.bits) + "-bit " + ch + " " + std::to_string(f.sample_rate) + " Hz";
 }
 
-WavReader::WavReader(const std::filesystem::path& path) : path_(path) {
+WavReader::WavReader(const std::filesystem::path& path, bool strict) : path_(path) {
   file_ = open_file(path.string(), "rb");
   if (!file_) throw Error("opening WAV: " + errno_text(errno));
   std::error_code ec;
@@ -154,7 +161,7 @@ WavReader::WavReader(const std::filesystem::path& path) : path_(path) {
       have_fmt = true;
     } else if (std::memcmp(ch, "data", 4) == 0) {
       if (!have_fmt) throw Error("WAV data chunk comes before its fmt chunk");
-      take_data(c, size, body, format_, notes_);
+      take_data(c, size, body, format_, notes_, strict);
       break;
     }
     // Chunks are word-aligned: an odd-sized chunk is followed by a pad byte.

@@ -24,8 +24,9 @@ struct WavFormat {
 
 class WavReader {
  public:
-  // Opens and parses the header; throws Error (unsupported format, truncated data).
-  explicit WavReader(const std::filesystem::path& path);
+  // Opens and parses the header; throws Error (unsupported format, no audio data). Data cut
+  // short is read as far as it goes, with a note; with `strict` it is an Error.
+  explicit WavReader(const std::filesystem::path& path, bool strict = false);
 
   const WavFormat& format() const noexcept { return format_; }
   // Notes about the file that do not stop the encode (a partial last frame).
