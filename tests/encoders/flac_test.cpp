@@ -444,6 +444,38 @@ void check_split(const TempDir& dir, const std::vector<fs::path>& outs) {
             "TRACKTOTAL=3\n");
 }
 
+// Cue sheets as rippers write them: no FILE line (the image named with the sheet is used), and
+// an image whose name holds a year (the track numbers come from the sheet).
+TEST(FlacEncoder, CueSheetsWithoutAFileLineOrWithAYearInTheImageName) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  const fs::path image = dir / "Cue Artist - Cue Album (1999).wav";
+  gen(ffmpeg_wav(image, kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
+  std::string no_file = kCue;
+  no_file.erase(no_file.find("FILE \"disc.wav\" WAVE\n"), std::string("FILE \"disc.wav\" WAVE\n").size());
+  mbtest::write_file(dir / "nofile.cue", no_file);
+  fs::copy_file(image, dir / "disc.wav");  // check_split compares the tracks with disc.wav
+  {
+    auto h = flac_harness({"--cue", (dir / "nofile.cue").string(), image.string()});
+    check_split(dir, outputs_of(h.encode_into(image, dir / "split")));
+  }
+  // Alone, such a sheet names no image: said before anything is read.
+  try {
+    flac_harness({"--cue", (dir / "nofile.cue").string()}).encoder().default_inputs();
+    ADD_FAILURE() << "a sheet without FILE gave inputs";
+  } catch (const mediabatch::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("has no FILE line"), std::string::npos) << e.what();
+  }
+  EXPECT_NE(error_of(dir / "nofile.cue", dir / "alone").find("has no FILE line"), std::string::npos);
+
+  // One track, FILE naming the image under another name: track 1, not 1999.
+  mbtest::write_file(dir / "one.cue", "PERFORMER \"A\"\nTITLE \"B\"\nFILE \"CDImage.wav\" WAVE\n  TRACK 01 AUDIO\n"
+                                      "    TITLE \"Only\"\n    INDEX 01 00:00:00\n");
+  auto one = flac_harness({"--cue", (dir / "one.cue").string(), image.string()});
+  const fs::path out = outputs_of(one.encode_into(image, dir / "one")).at(0);
+  EXPECT_EQ(exported_tags(out), "TITLE=Only\nARTIST=A\nALBUM=B\nTRACKNUMBER=1\nTRACKTOTAL=1\n");
+}
+
 TEST(FlacEncoder, CueSheetSplitsAWholeDiscImageSampleExactly) {
   REQUIRE_FLAC_TOOLS();
   TempDir dir;

@@ -92,7 +92,9 @@ class CueParser {
 
   void track(const std::vector<std::string>& w) {
     if (w.size() < 3) fail("TRACK needs a number and a type");
-    if (cue_.files.empty()) fail("TRACK before any FILE");
+    // Some rippers leave FILE out: the sheet is then of the image named with it (an empty
+    // name stands for it).
+    if (cue_.files.empty()) cue_.files.emplace_back();
     const std::string& arg = w[1];
     char* end = nullptr;
     const unsigned long n = std::strtoul(arg.c_str(), &end, 10);
@@ -153,7 +155,7 @@ CueSheet CueParser::finish() {
 }  // namespace
 
 fs::path CueSheet::image_path() const {
-  return files.empty() ? fs::path() : path.parent_path() / fs::path(files.front());
+  return files.empty() || files.front().empty() ? fs::path() : path.parent_path() / fs::path(files.front());
 }
 
 bool looks_like_cue_sheet(std::string_view head) {

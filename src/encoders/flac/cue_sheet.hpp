@@ -25,11 +25,13 @@ struct CueSheet {
   fs::path path;
   Album album;  // disc-level PERFORMER/TITLE/REM DATE/REM GENRE, and tracks by position
   std::vector<CueTrack> tracks;
-  std::vector<std::string> files;  // FILE names in order of appearance
+  // FILE names in order of appearance; one empty name when the sheet has no FILE line (it is
+  // then of the image named with it on the command line).
+  std::vector<std::string> files;
 
   // One FILE holding every track: a whole-disc image to split.
   bool is_image() const { return files.size() == 1 && tracks.size() > 1; }
-  // The image's path, resolved against the cue sheet's folder.
+  // The image's path, resolved against the cue sheet's folder; empty when the sheet names none.
   fs::path image_path() const;
 };
 

@@ -96,6 +96,8 @@ CueSheet read_image_cue_sheet(const fs::path& cue_file) {
   if (cue.files.size() != 1)
     throw Error("cue sheet names " + std::to_string(cue.files.size()) +
                 " files: only a single whole-disc image can be split (give the track files as inputs with --cue)");
+  if (cue.image_path().empty())
+    throw Error("cue sheet has no FILE line: name the image with it (mediabatch flac --cue SHEET IMAGE)");
   return cue;
 }
 

@@ -72,6 +72,9 @@ class FlacEncoder final : public Encoder {
   std::vector<std::string> default_inputs() const override {
     std::vector<std::string> files;
     if (!cue_) return files;
+    if (cue_->files.size() == 1 && cue_->image_path().empty())
+      throw UsageError(cue_path_ + " has no FILE line: name the image after it (mediabatch flac --cue " + cue_path_ +
+                       " IMAGE)");
     for (const auto& f : cue_->files) files.push_back((cue_->path.parent_path() / f).string());
     return files;
   }
@@ -187,13 +190,15 @@ class FlacEncoder final : public Encoder {
     return it == places_.end() ? 0 : it->second;
   }
 
-  // The album entry of an input: with a cue sheet of separate track files, the track whose
-  // FILE has the input's name; otherwise track_number_for().
+  // The album entry of an input: with a cue sheet, the track whose FILE has the input's name,
+  // or, for a sheet of one FILE, its track (the numbers come from the sheet, never from the
+  // image's name, which may hold a year); otherwise track_number_for().
   unsigned album_track_for(const fs::path& input) const {
     if (cue_ && !album_) {
       for (const auto& t : cue_->tracks)
         if (fs::path(t.file).stem() == input.stem() || fs::path(t.file).filename() == input.filename())
           return t.number;
+      if (cue_->files.size() == 1 && !cue_->tracks.empty()) return cue_->tracks.front().number;
     }
     return track_number_for(input);
   }
