@@ -44,6 +44,9 @@ struct FileBytes {
 };
 // Reads the whole file; throws Error("opening PATH: reason" / "reading PATH: reason").
 FileBytes read_whole_file(const std::string& path);
+// Writes all `size` bytes to fd (again after EINTR and short writes); returns 0, or the errno
+// of the write that failed.
+int write_all(int fd, const void* data, std::size_t size) noexcept;
 // Creates (truncates) the file and writes `size` bytes, with a checked close (NFS and quotas
 // report write errors there); throws Error("creating PATH: ..." / "writing PATH: ...").
 void write_whole_file(const std::string& path, const void* data, std::size_t size);

@@ -81,8 +81,6 @@ std::vector<Input> expand_arguments(const std::vector<std::string>& args, bool r
 // Reads one name per line (or per NUL with nul_separated) from a stream; empty lines and a
 // line's trailing CR are dropped.
 NameList read_name_list(std::istream& in, bool nul_separated);
-// The same, as named inputs.
-std::vector<Input> read_input_list(std::istream& in, bool nul_separated);
 
 // A stable 64-bit hash (FNV-1a) of the bytes of a name: the same on every machine.
 std::uint64_t stable_hash(const std::string& bytes) noexcept;

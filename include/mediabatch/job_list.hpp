@@ -34,7 +34,6 @@ class JobList {
   void retain(Keep keep);
 
   std::size_t size() const noexcept { return entries_.size(); }
-  bool empty() const noexcept { return entries_.empty(); }
   Job job(std::size_t index) const;  // the job as the engine runs it
   std::string input(std::size_t index) const;
   std::filesystem::path output(std::size_t index) const;  // empty for a preset
@@ -80,7 +79,6 @@ class EncoderJobs {
   EncoderJobs(const JobList& jobs, const Encoder* encoder);
   std::size_t size() const noexcept { return indices_.size(); }
   std::string input(std::size_t k) const { return jobs_.input(indices_[k]); }
-  Job job(std::size_t k) const { return jobs_.job(indices_[k]); }
 
  private:
   const JobList& jobs_;

@@ -25,12 +25,13 @@ struct TempOwner {
 std::optional<TempOwner> temp_owner(const std::string& filename);
 // The <host> part of this machine's temporary names.
 std::uint32_t this_host_id() noexcept;
-// The part of a temporary name that every file of process `pid` on this machine has.
-std::string temp_mark_of(pid_t pid);
 
 // Removes, in each folder, the temporary files whose writer is gone: written on this machine
 // by a process that is no longer a running mediabatch, or untouched for a day (whatever
 // wrote them). Returns how many were removed.
 std::size_t remove_stale_temporaries(const std::set<std::filesystem::path>& folders);
+// Removes, in each folder, the temporary files of process `pid` on this machine (a worker
+// that died). Returns how many were removed.
+std::size_t remove_temporaries_of(pid_t pid, const std::set<std::filesystem::path>& folders);
 
 }  // namespace mediabatch

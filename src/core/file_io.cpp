@@ -44,17 +44,21 @@ FileBytes read_whole_file(const std::string& path) {
   return bytes;
 }
 
+int write_all(int fd, const void* data, std::size_t size) noexcept {
+  const auto* bytes = static_cast<const std::uint8_t*>(data);
+  for (std::size_t put = 0; put < size;) {
+    const ssize_t n = ::write(fd, bytes + put, size - put);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    put += static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
 void write_whole_file(const std::string& path, const void* data, std::size_t size) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
   if (!fd) throw Error("creating " + path + ": " + errno_text(errno));
-  const auto* bytes = static_cast<const std::uint8_t*>(data);
-  std::size_t put = 0;
-  while (put < size) {
-    const ssize_t n = ::write(fd.get(), bytes + put, size - put);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error("writing " + path + ": " + errno_text(errno));
-    put += static_cast<std::size_t>(n);
-  }
+  if (const int error = write_all(fd.get(), data, size)) throw Error("writing " + path + ": " + errno_text(error));
   if (fd.close() != 0) throw Error("writing " + path + ": " + errno_text(errno));
 }
 

@@ -170,11 +170,4 @@ NameList read_name_list(std::istream& in, bool nul_separated) {
   return out;
 }
 
-std::vector<Input> read_input_list(std::istream& in, bool nul_separated) {
-  InputWalker walker(read_name_list(in, nul_separated), false, false);
-  std::vector<Input> out;
-  for (Input i; walker.next(i);) out.push_back(std::move(i));
-  return out;
-}
-
 }  // namespace mediabatch

@@ -50,7 +50,7 @@ class Capture {
     }
     if (!spill_ && !open_spill()) return;
     if (lost_) return;
-    if (!write_all(spill_->get(), data, n)) lost(errno);
+    if (const int error = write_all(spill_->get(), data, n)) lost(error);
   }
 
  private:
@@ -62,16 +62,6 @@ class Capture {
       return false;
     }
     spill_ = std::make_shared<Fd>(std::move(fd));
-    return true;
-  }
-  static bool write_all(int fd, const char* data, std::size_t n) {
-    while (n > 0) {
-      const ssize_t w = ::write(fd, data, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return false;
-      data += w;
-      n -= static_cast<std::size_t>(w);
-    }
     return true;
   }
   // The rest is dropped, and the output says so where it stops.

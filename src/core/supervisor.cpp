@@ -254,19 +254,12 @@ class WorkerWatch {
 
 // A dead worker's temporary files beside the outputs it was writing.
 void remove_temporaries_of(pid_t pid, const JobList& jobs, const std::set<std::size_t>& running) {
-  const std::string mark = temp_mark_of(pid);
   std::set<fs::path> folders;
   for (std::size_t i : running) {
     const fs::path folder = jobs.output(i).parent_path();
     folders.insert(folder.empty() ? fs::path(".") : folder);
   }
-  for (const auto& folder : folders) {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(folder, ec)) {
-      const std::string name = e.path().filename().string();
-      if (name.size() > 1 && name[0] == '.' && name.find(mark) != std::string::npos) fs::remove(e.path(), ec);
-    }
-  }
+  mediabatch::remove_temporaries_of(pid, folders);
 }
 
 // Runs the jobs marked in `run` in one worker; what it reported is added to `reported`.

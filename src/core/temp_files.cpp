@@ -57,11 +57,9 @@ std::uint32_t this_host_id() noexcept {
   return id;
 }
 
-std::string temp_mark_of(pid_t pid) { return marker + hex8(this_host_id()) + "-" + std::to_string(pid) + "-"; }
-
 fs::path temp_path_beside(const fs::path& final_path, const std::string& tag) {
-  return final_path.parent_path() /
-         ("." + final_path.stem().string() + temp_mark_of(::getpid()) + tag + final_path.extension().string());
+  const std::string mark = marker + hex8(this_host_id()) + "-" + std::to_string(::getpid()) + "-";
+  return final_path.parent_path() / ("." + final_path.stem().string() + mark + tag + final_path.extension().string());
 }
 
 std::optional<TempOwner> temp_owner(const std::string& filename) {
@@ -76,18 +74,34 @@ std::optional<TempOwner> temp_owner(const std::string& filename) {
   return TempOwner{host, static_cast<pid_t>(pid)};
 }
 
-std::size_t remove_stale_temporaries(const std::set<fs::path>& folders) {
+namespace {
+
+// Removes the temporary files in `folders` for which remove(path, owner) is true.
+template <class Remove>
+std::size_t remove_temporaries_if(const std::set<fs::path>& folders, Remove remove) {
   std::size_t removed = 0;
   for (const fs::path& folder : folders) {
     std::error_code ec;
     for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
       const auto owner = temp_owner(it->path().filename().string());
-      if (!owner || !is_stale(it->path(), *owner)) continue;
+      if (!owner || !remove(it->path(), *owner)) continue;
       std::error_code rm;
       if (fs::remove(it->path(), rm)) ++removed;
     }
   }
   return removed;
+}
+
+}  // namespace
+
+std::size_t remove_stale_temporaries(const std::set<fs::path>& folders) {
+  return remove_temporaries_if(folders, is_stale);
+}
+
+std::size_t remove_temporaries_of(pid_t pid, const std::set<fs::path>& folders) {
+  return remove_temporaries_if(folders, [pid](const fs::path&, const TempOwner& owner) {
+    return owner.host == this_host_id() && owner.pid == pid;
+  });
 }
 
 }  // namespace mediabatch

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "mediabatch/errors.hpp"
+#include "mediabatch/file_io.hpp"
 #include "mediabatch/text.hpp"
 
 namespace mediabatch::worker {
@@ -123,13 +124,8 @@ bool RecordReader::next(Record& out) {
 
 void RecordWriter::write(const std::string& record) {
   std::lock_guard lock(mutex_);
-  std::size_t put = 0;
-  while (put < record.size()) {
-    const ssize_t n = ::write(fd_, record.data() + put, record.size() - put);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error("worker protocol: " + errno_text(errno));
-    put += static_cast<std::size_t>(n);
-  }
+  if (const int error = write_all(fd_, record.data(), record.size()))
+    throw Error("worker protocol: " + errno_text(error));
 }
 
 }  // namespace mediabatch::worker

@@ -54,15 +54,15 @@ TEST(Inputs, AWalkYieldsPathsInByteOrderOfTheWholePath) {
 
 TEST(Inputs, StdinListsOnePerLineOrNulSeparated) {
   std::istringstream lines("a b\nc\r\n\nd\n");
-  auto l = read_input_list(lines, false);
+  auto l = read_name_list(lines, false);
   ASSERT_EQ(l.size(), 3u);
-  EXPECT_EQ(l[0].name, "a b");
-  EXPECT_EQ(l[1].name, "c");
+  EXPECT_EQ(l[0], "a b");
+  EXPECT_EQ(l[1], "c");
   std::string nul("x\ny");
   nul.push_back('\0');
   nul += "z";
   std::istringstream nuls(nul);
-  auto n = read_input_list(nuls, true);
+  auto n = read_name_list(nuls, true);
   ASSERT_EQ(n.size(), 2u);
-  EXPECT_EQ(n[0].name, "x\ny");
+  EXPECT_EQ(n[0], "x\ny");
 }
