@@ -440,8 +440,8 @@ void check_split(const TempDir& dir, const std::vector<fs::path>& outs) {
   }
   EXPECT_TRUE(joined == wav_data(dir / "disc.wav")) << "tracks joined differ from the image";
   EXPECT_EQ(exported_tags(out / "track02.flac"),
-            "TITLE=Second\nARTIST=Other Artist\nALBUM=Cue Album\nDATE=2001\nGENRE=Jazz\nTRACKNUMBER=2\n"
-            "TRACKTOTAL=3\n");
+            "TITLE=Second\nARTIST=Other Artist\nALBUM=Cue Album\nALBUMARTIST=Cue Artist\nDATE=2001\nGENRE=Jazz\n"
+            "TRACKNUMBER=2\nTRACKTOTAL=3\n");
 }
 
 // Cue sheets as rippers write them: no FILE line (the image named with the sheet is used), and
@@ -1362,6 +1362,220 @@ TEST(FlacCli, CtrlCDuringTheReplayGainPassExits130WithEachTrackUntaggedOrWhole) 
   std::vector<std::string> names;
   for (const auto& t : tracks) names.push_back(t.filename().string());
   EXPECT_EQ(names_in(out), names);
+}
+
+}  // namespace
+
+namespace {
+
+// ---- cue sheets as rippers write them: INDEX order, encodings, tags --------------------------
+
+// A sheet of three tracks of disc.wav (lines 1-5: the disc, track 1 and its INDEX 01; line 6:
+// TRACK 02), with the INDEX lines of tracks 2 and 3.
+std::string three_track_cue(const std::string& track2, const std::string& track3) {
+  return "PERFORMER \"P\"\nTITLE \"T\"\nFILE \"disc.wav\" WAVE\n  TRACK 01 AUDIO\n    INDEX 01 00:00:00\n"
+         "  TRACK 02 AUDIO\n" + track2 + "  TRACK 03 AUDIO\n" + track3;
+}
+
+bool nothing_in(const fs::path& folder) { return !fs::exists(folder) || names_in(folder).empty(); }
+
+// What flac --cuesheet refuses: each fails with its line, as --cue (a usage error before
+// anything is read) and as the input (that job fails), and nothing is written.
+TEST(FlacCli, CueSheetIndexesOutOfOrderFailNamingTheLineAndWriteNothing) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
+  const std::string i01 = "    INDEX 01 00:02:13\n", t3 = "    INDEX 01 00:04:50\n";
+  const struct {
+    const char* name;
+    std::string cue;
+    std::string error;
+  } cases[] = {
+      {"index01_before_00", three_track_cue(i01 + "    INDEX 00 00:01:60\n", t3),
+       ":8: INDEX 00 of track 2 comes after its INDEX 01: a track's INDEX numbers ascend"},
+      {"index03_before_02", three_track_cue(i01 + "    INDEX 03 00:03:00\n    INDEX 02 00:02:50\n", t3),
+       ":9: INDEX 02 of track 2 comes after its INDEX 03: a track's INDEX numbers ascend"},
+      {"index02_earlier_than_01", three_track_cue(i01 + "    INDEX 02 00:02:00\n", t3),
+       ":8: INDEX 02 of track 2 (00:02:00) is before its INDEX 01 (00:02:13)"},
+      {"track3_before_track2", three_track_cue("    INDEX 01 00:04:10\n", "    INDEX 01 00:02:00\n"),
+       ":9: INDEX 01 of track 3 (00:02:00) is before track 2's INDEX 01 (00:04:10)"},
+      {"index00_before_previous_01", three_track_cue(i01, "    INDEX 00 00:02:00\n" + t3),
+       ":9: INDEX 00 of track 3 (00:02:00) is before track 2's INDEX 01 (00:02:13)"},
+      {"track3_at_track2", three_track_cue(i01, i01),
+       ":9: INDEX 01 of track 3 (00:02:13) is not after track 2's INDEX 01 (00:02:13)"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const fs::path cue = dir / (std::string(c.name) + ".cue");
+    mbtest::write_file(cue, c.cue);
+    const std::string error = cue.string() + c.error;
+    auto r = mbtest::mediabatch({"flac", "--progress", "never", "--cue", cue.string(), (dir / "disc.wav").string(),
+                                 "-o", (dir / c.name).string()});
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(error), std::string::npos) << r.err;
+    EXPECT_TRUE(nothing_in(dir / c.name));
+    r = mbtest::mediabatch({"flac", "--progress", "never", cue.string(), "-o", (dir / c.name).string()});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find(error), std::string::npos) << r.out << r.err;
+    EXPECT_TRUE(nothing_in(dir / c.name));
+  }
+}
+
+// One FILE per track, gaps appended (as EAC writes them): track 2's pregap is at the end of
+// a.wav and its INDEX 01 at 00:00:00 of b.wav; times start again with each FILE.
+TEST(FlacCli, CueSheetOfOneFilePerTrackComparesIndexTimesWithinEachFile) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  for (const char* name : {"a.wav", "b.wav", "c.wav"}) gen(ffmpeg_wav(dir / name, kNoise, "pcm_s16le", "-t 1"));
+  mbtest::write_file(dir / "album.cue",
+                     "PERFORMER \"P\"\nTITLE \"T\"\nFILE \"a.wav\" WAVE\n  TRACK 01 AUDIO\n    INDEX 01 00:00:00\n"
+                     "  TRACK 02 AUDIO\n    INDEX 00 00:00:50\nFILE \"b.wav\" WAVE\n    INDEX 01 00:00:00\n"
+                     "FILE \"c.wav\" WAVE\n  TRACK 03 AUDIO\n    INDEX 01 00:00:00\n");
+  auto r = mbtest::mediabatch({"flac", "--progress", "never", "--cue", (dir / "album.cue").string(), "-o",
+                               (dir / "out").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  int number = 0;
+  for (const char* name : {"a.flac", "b.flac", "c.flac"}) {
+    EXPECT_TRUE(flac_test_passes(dir / "out" / name));
+    EXPECT_EQ(tag_map(dir / "out" / name)["TRACKNUMBER"], std::to_string(++number)) << name;
+  }
+}
+
+// The sheet's UTF-8 text in `encoding` (iconv's name) after `bom`, lines ending in `eol`.
+void write_encoded_cue(const fs::path& file, const std::string& utf8, const char* encoding, const std::string& bom,
+                       const std::string& eol) {
+  std::string text;
+  for (char ch : utf8) text += ch == '\n' ? eol : std::string(1, ch);
+  const fs::path source = file.string() + ".utf8";
+  mbtest::write_file(source, text);
+  auto r = mbtest::run({"iconv", "-f", "UTF-8", "-t", encoding, "-o", file.string(), source.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  mbtest::write_file(file, bom + mbtest::read_file(file));
+}
+
+// UTF-16 LE and BE with a BOM, UTF-8 with one, and Latin-1, with CR LF, LF or CR line ends:
+// each is recognised as a cue sheet, split, and tagged in UTF-8.
+TEST(FlacCli, CueSheetsInUtf16OrUtf8WithABomOrInLatin1AreTaggedInUtf8) {
+  REQUIRE_FLAC_TOOLS();
+  REQUIRE_TOOL("iconv");
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
+  const std::string sheet =
+      "REM DATE 1999\nPERFORMER \"Édith\"\nTITLE \"Café Ü\"\nFILE \"disc.wav\" WAVE\n  TRACK 01 AUDIO\n"
+      "    TITLE \"Première\"\n    INDEX 01 00:00:00\n  TRACK 02 AUDIO\n    TITLE \"Deuxième Ü\"\n"
+      "    INDEX 01 00:02:13\n";
+  const struct {
+    const char* name;
+    const char* encoding;
+    std::string bom, eol;
+  } variants[] = {
+      {"utf16le", "UTF-16LE", "\xFF\xFE", "\r\n"},
+      {"utf16be", "UTF-16BE", "\xFE\xFF", "\r"},
+      {"utf8bom", "UTF-8", "\xEF\xBB\xBF", "\r\n"},
+      {"latin1", "LATIN1", "", "\r"},
+  };
+  const auto encoder = mediabatch::make_flac_encoder();
+  for (const auto& v : variants) {
+    SCOPED_TRACE(v.name);
+    const fs::path cue = dir / (std::string(v.name) + ".cue");
+    write_encoded_cue(cue, sheet, v.encoding, v.bom, v.eol);
+    const std::string bytes = mbtest::read_file(cue);
+    EXPECT_TRUE(encoder->accepts({cue, std::string_view(bytes).substr(0, 4096)}));
+    const fs::path out = dir / v.name;
+    auto r = mbtest::mediabatch({"flac", "--progress", "never", cue.string(), "-o", out.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(names_in(out), (std::vector<std::string>{"track01.flac", "track02.flac"}));
+    EXPECT_TRUE(flac_test_passes(out / "track01.flac"));
+    EXPECT_TRUE(flac_test_passes(out / "track02.flac"));
+    EXPECT_EQ(exported_tags(out / "track01.flac"),
+              "TITLE=Première\nARTIST=Édith\nALBUM=Café Ü\nDATE=1999\nTRACKNUMBER=1\nTRACKTOTAL=2\n");
+    EXPECT_EQ(exported_tags(out / "track02.flac"),
+              "TITLE=Deuxième Ü\nARTIST=Édith\nALBUM=Café Ü\nDATE=1999\nTRACKNUMBER=2\nTRACKTOTAL=2\n");
+  }
+}
+
+// kCue's tracks with ISRC, CATALOG, REM COMMENT (the disc's, unquoted, and a track's own),
+// SONGWRITER (the disc's and a track's) and disc numbers as one ripper writes them.
+const char* kTaggedCue = R"(REM GENRE "Jazz"
+REM DATE 2001
+REM DISCNUMBER 01/2
+REM COMMENT ExactAudioCopy v1.6
+CATALOG 0724384260521
+PERFORMER "Cue Artist"
+SONGWRITER "Album Writer"
+TITLE "Cue Album"
+FILE "disc.wav" WAVE
+  TRACK 01 AUDIO
+    TITLE "First"
+    ISRC GBAYE0000001
+    INDEX 01 00:00:00
+  TRACK 02 AUDIO
+    TITLE "Second"
+    PERFORMER "Other Artist"
+    SONGWRITER "Track Writer"
+    REM COMMENT "Live take"
+    ISRC GBAYE0000002
+    INDEX 00 00:01:60
+    INDEX 01 00:02:13
+  TRACK 03 AUDIO
+    TITLE "Third"
+    INDEX 01 00:04:50
+)";
+
+// The tracks a split of disc.wav with this sheet (and these options) writes into `out`.
+std::vector<fs::path> split_with(const TempDir& dir, const std::string& cue_text, const fs::path& out,
+                                 std::vector<std::string> options = {}) {
+  const fs::path cue = out.string() + ".cue";
+  mbtest::write_file(cue, cue_text);
+  options.insert(options.end(), {"--cue", cue.string(), (dir / "disc.wav").string()});
+  auto h = flac_harness(options);
+  std::vector<fs::path> tracks = outputs_of(h.encode_into(dir / "disc.wav", out));
+  std::sort(tracks.begin(), tracks.end());
+  for (const auto& t : tracks) EXPECT_TRUE(flac_test_passes(t));
+  return tracks;
+}
+
+TEST(FlacEncoder, CueSheetTagsIsrcCatalogCommentComposerAndAlbumArtist) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
+  const std::vector<fs::path> tracks = split_with(dir, kTaggedCue, dir / "tagged");
+  ASSERT_EQ(tracks.size(), 3u);
+  // Track 2 is by another performer, so the disc's PERFORMER is every track's ALBUMARTIST.
+  EXPECT_EQ(exported_tags(tracks[0]),
+            "TITLE=First\nARTIST=Cue Artist\nALBUM=Cue Album\nALBUMARTIST=Cue Artist\nDATE=2001\nGENRE=Jazz\n"
+            "COMPOSER=Album Writer\nISRC=GBAYE0000001\nCATALOGNUMBER=0724384260521\nTRACKNUMBER=1\nTRACKTOTAL=3\n"
+            "DISCNUMBER=1\nDISCTOTAL=2\nCOMMENT=ExactAudioCopy v1.6\n");
+  EXPECT_EQ(exported_tags(tracks[1]),
+            "TITLE=Second\nARTIST=Other Artist\nALBUM=Cue Album\nALBUMARTIST=Cue Artist\nDATE=2001\nGENRE=Jazz\n"
+            "COMPOSER=Track Writer\nISRC=GBAYE0000002\nCATALOGNUMBER=0724384260521\nTRACKNUMBER=2\nTRACKTOTAL=3\n"
+            "DISCNUMBER=1\nDISCTOTAL=2\nCOMMENT=Live take\n");
+  EXPECT_EQ(tag_map(tracks[2])["ARTIST"], "Cue Artist");
+  EXPECT_EQ(tag_map(tracks[2])["TRACKNUMBER"], "3");
+  EXPECT_EQ(tag_map(tracks[2]).count("ISRC"), 0u);
+
+  // Every track by the disc's performer: ARTIST alone, no ALBUMARTIST.
+  std::string same = kTaggedCue;
+  same.replace(same.find("\"Other Artist\""), std::string("\"Other Artist\"").size(), "\"Cue Artist\"");
+  for (const auto& t : split_with(dir, same, dir / "same")) {
+    EXPECT_EQ(tag_map(t)["ARTIST"], "Cue Artist") << t;
+    EXPECT_EQ(tag_map(t).count("ALBUMARTIST"), 0u) << t;
+  }
+
+  // --tag replaces the sheet's value on every track.
+  const std::vector<fs::path> mine = split_with(dir, kTaggedCue, dir / "mine", {"--tag", "COMMENT=mine"});
+  ASSERT_EQ(mine.size(), 3u);
+  const std::string tags = exported_tags(mine[1]);
+  EXPECT_NE(tags.find("\nCOMMENT=mine\n"), std::string::npos) << tags;
+  EXPECT_EQ(tags.find("Live take"), std::string::npos) << tags;
+
+  mbtest::write_file(dir / "bad_disc.cue", std::string("REM DISCNUMBER one\n") + kTaggedCue);
+  try {
+    flac_harness({"--cue", (dir / "bad_disc.cue").string()});
+    ADD_FAILURE() << "a disc number that is no number accepted";
+  } catch (const mediabatch::UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), (dir / "bad_disc.cue").string() + ":1: bad REM DISCNUMBER 'one' (a number from 1)");
+  }
 }
 
 }  // namespace

@@ -101,12 +101,14 @@ Tags Album::tags_for(unsigned number) const {
   add("ALBUMARTIST", albumartist);
   add("DATE", date);
   add("GENRE", genre);
-  add("COMPOSER", t.songwriter);
+  add("COMPOSER", t.songwriter.empty() ? songwriter : t.songwriter);
   add("ISRC", t.isrc);
+  add("CATALOGNUMBER", catalog);
   add("TRACKNUMBER", std::to_string(number));
   add("TRACKTOTAL", std::to_string(tracks.size()));
   add("DISCNUMBER", disc);
   add("DISCTOTAL", discs);
+  add("COMMENT", t.comment.empty() ? comment : t.comment);
   return tags;
 }
 

@@ -26,13 +26,15 @@ void override_tags(Tags& tags, const Tags& overrides);
 
 struct TrackInfo {
   std::string title;
-  std::string artist;     // empty: the album's artist
-  std::string songwriter;
+  std::string artist;      // empty: the album's artist
+  std::string songwriter;  // empty: the album's
   std::string isrc;
+  std::string comment;     // empty: the album's
 };
 
 struct Album {
   std::string artist, title, date, genre, albumartist, disc, discs;
+  std::string songwriter, comment, catalog;  // from a cue sheet: SONGWRITER, REM COMMENT, CATALOG
   std::vector<TrackInfo> tracks;  // track n is tracks[n - 1]
 
   // The tags of track `number` (1-based, must be within tracks).

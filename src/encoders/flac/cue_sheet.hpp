@@ -1,8 +1,9 @@
 #pragma once
-// The cue sheet of --cue, or given as an input: how it is parsed (FILE, TRACK, INDEX 01, the
-// disc's and the tracks' PERFORMER/TITLE/SONGWRITER/ISRC, REM DATE/GENRE/DISCNUMBER) into the
-// album tags and the track starts. Plain values; parse errors are mediabatch::UsageError
-// naming the file and line.
+// The cue sheet of --cue, or given as an input: how it is parsed (FILE, TRACK, INDEX, the
+// disc's and the tracks' PERFORMER/TITLE/SONGWRITER/REM COMMENT, ISRC, CATALOG, REM
+// DATE/GENRE/DISCNUMBER/TOTALDISCS) into the album tags and the track starts. UTF-16 with a
+// BOM, UTF-8 and Latin-1 are read. Plain values; parse errors (INDEX out of order included)
+// are mediabatch::UsageError naming the file and line.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -23,7 +24,7 @@ struct CueTrack {
 
 struct CueSheet {
   fs::path path;
-  Album album;  // disc-level PERFORMER/TITLE/REM DATE/REM GENRE, and tracks by position
+  Album album;  // the disc's tags, and the tracks' by number
   std::vector<CueTrack> tracks;
   // FILE names in order of appearance; one empty name when the sheet has no FILE line (it is
   // then of the image named with it on the command line).
@@ -38,7 +39,7 @@ struct CueSheet {
 CueSheet read_cue_sheet(const fs::path& path);
 // Parses cue sheet text; `name` is used in error messages.
 CueSheet parse_cue_sheet(const std::string& text, const fs::path& name);
-// Whether these first bytes of a file look like a CUE sheet.
+// Whether these first bytes of a file look like a CUE sheet, in any encoding parse_cue_sheet reads.
 bool looks_like_cue_sheet(std::string_view head);
 
 }  // namespace mediabatch::flac
