@@ -1,6 +1,7 @@
 #pragma once
 // `exec`: running an external program once per input, safely (posix_spawn, an argv, no shell).
 #include <atomic>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -8,10 +9,16 @@
 
 namespace mediabatch {
 
-// Replaces {} {.} {/} {/.} {//} in each argument, as GNU parallel does. When no argument has
-// a placeholder, the input is appended as the last argument.
-std::vector<std::string> expand_placeholders(const std::vector<std::string>& command,
-                                             const std::string& input);
+// Where a job stands, for the placeholders {#} and {%}.
+struct JobPlace {
+  std::size_t number = 1;  // {#}: the job's number in input order, from 1
+  int slot = 1;            // {%}: the slot it runs in, 1..-j
+};
+
+// Replaces {} {.} {/} {/.} {//} {#} {%} in each argument, as GNU parallel does. When no
+// argument has a placeholder, the input is appended as the last argument.
+std::vector<std::string> expand_placeholders(const std::vector<std::string>& command, const std::string& input,
+                                             const JobPlace& place = {});
 
 struct ExecLimits {
   double timeout_seconds = 0;   // 0 = none

@@ -95,8 +95,10 @@ struct Shard {
 
 // Parses "K/N" (1 <= K <= N); throws UsageError.
 Shard parse_shard(const std::string& text);
-// K and N from SLURM_ARRAY_TASK_ID/COUNT (minus SLURM_ARRAY_TASK_MIN), JOB_COMPLETION_INDEX
-// with MEDIABATCH_SHARDS, or AWS_BATCH_JOB_ARRAY_INDEX/SIZE; throws UsageError when none is set.
+// K and N from MEDIABATCH_SHARD_INDEX (from 0) with MEDIABATCH_SHARDS, SLURM_ARRAY_TASK_ID/COUNT
+// (minus SLURM_ARRAY_TASK_MIN), JOB_COMPLETION_INDEX with MEDIABATCH_SHARDS,
+// AWS_BATCH_JOB_ARRAY_INDEX/SIZE, or Grid Engine's SGE_TASK_ID/FIRST/LAST/STEPSIZE, the first
+// that is set; throws UsageError when none is.
 Shard shard_from_env();
 
 // True for the hidden temporary files that mediabatch writes before the rename.

@@ -84,6 +84,19 @@ int dispatch(CommandLine& cl, const std::vector<std::string>& exec_command, std:
   return exit_usage;
 }
 
+// `--progress` alone is `--progress=always`, as GNU parallel's flag is; followed by auto,
+// always or never it is the option with its value. (CLI11 would take the next argument, an
+// input, as the value.)
+void complete_progress_flag(std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] != "--progress") continue;
+    const bool valued = i + 1 < args.size() &&
+                        (args[i + 1] == "auto" || args[i + 1] == "always" || args[i + 1] == "never");
+    args[i] += "=" + (valued ? args[i + 1] : std::string("always"));
+    if (valued) args.erase(args.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+  }
+}
+
 }  // namespace
 
 int run(int argc, char** argv, EncoderList encoders) {
@@ -99,6 +112,7 @@ int run(int argc, char** argv, EncoderList encoders) {
       args.erase(dashdash, args.end());
     }
   }
+  complete_progress_flag(args);
   const std::string first = args.empty() ? "" : args[0];
   CommandLine cl;
   add_commands(cl, encoders, first);

@@ -48,14 +48,15 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
       ->check(CLI::IsMember({"completion", "input"}))->take_last();
   cmd.add_flag("--dry-run", c.dry_run, "Print what would be done, do nothing");
   cmd.add_option("--report", c.report, "Write a JSON Lines log, one object per file, as each completes")->take_last();
-  cmd.add_option("--progress", c.progress, "Live status line on stderr")
+  cmd.add_option("--progress", c.progress, "Live status line on stderr (auto: when it is a terminal; alone: always)")
       ->check(CLI::IsMember({"auto", "always", "never"}))->take_last();
   cmd.add_flag("-q,--quiet", c.quiet, "Print only failures");
   cmd.add_flag("-v,--verbose", c.verbose, "More log output");
   cmd.add_option("--timeout", c.timeout, "Stop a file's job after SECONDS")->check(CLI::PositiveNumber)->take_last();
   cmd.add_option("--shard", c.shard, "Take only shard K of N of the inputs (K from 1), e.g. 2/8")->take_last();
   cmd.add_flag("--shard-from-env", c.shard_from_env,
-               "Shard from SLURM_ARRAY_TASK_ID/COUNT, JOB_COMPLETION_INDEX+MEDIABATCH_SHARDS or AWS_BATCH_JOB_ARRAY_*");
+               "Shard from MEDIABATCH_SHARD_INDEX+MEDIABATCH_SHARDS, SLURM_ARRAY_TASK_*, "
+               "JOB_COMPLETION_INDEX+MEDIABATCH_SHARDS, AWS_BATCH_JOB_ARRAY_* or SGE_TASK_*");
   cmd.add_flag("-0,--null", c.null_separated, "Inputs read from stdin are NUL-separated");
   cmd.add_option("--retry-failed", c.retry_failed,
                  "Run only the inputs that failed in this report (of the inputs named, or all it lists)")->take_last();

@@ -67,9 +67,11 @@ int run_exec(const Common& c, const std::vector<std::string>& command, std::atom
   if (command.empty()) throw UsageError("exec: no command: give it after --, e.g. mediabatch exec -- gzip -k {}");
   InputStream inputs(c, true);
   if (c.dry_run) {
+    std::size_t number = 0;
     for (Input in; inputs.next(in);) {
       std::string line;
-      for (const auto& a : expand_placeholders(command, in.name)) line += (line.empty() ? "" : " ") + quote_for_display(a);
+      for (const auto& a : expand_placeholders(command, in.name, JobPlace{++number, 1}))
+        line += (line.empty() ? "" : " ") + quote_for_display(a);
       std::cout << line << '\n';
     }
     return exit_ok;

@@ -1,5 +1,6 @@
 // How a planned batch runs: the encoders see it first, the scheduler (or a supervised worker
 // process) runs it, each result goes to the sinks, and the encoders finish it.
+#include <oneapi/tbb/task_arena.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -55,7 +56,10 @@ Result Batch::run_one(const Job& job, const std::atomic<bool>& stop) const {
   ExecLimits limits;
   limits.timeout_seconds = options_.job.timeout_seconds;
   limits.grace_seconds = options_.exec_grace_seconds;
-  return run_program(expand_placeholders(options_.exec_command, job.input), stop, limits);
+  // The scheduler's arena reserves no slot for the thread that collects results, so its
+  // threads are numbered 0..-j-1: one number per running job, as parallel's job slots.
+  const JobPlace place{job.index + 1, tbb::this_task_arena::current_thread_index() + 1};
+  return run_program(expand_placeholders(options_.exec_command, job.input, place), stop, limits);
 }
 
 namespace {

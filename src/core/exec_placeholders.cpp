@@ -1,4 +1,4 @@
-// exec's placeholders, as GNU parallel spells them: {} {.} {/} {/.} {//}.
+// exec's placeholders, as GNU parallel spells them: {} {.} {/} {/.} {//} {#} {%}.
 #include <string>
 #include <vector>
 
@@ -30,7 +30,8 @@ std::string dirname_of(const std::string& s) {
 
 }  // namespace
 
-std::vector<std::string> expand_placeholders(const std::vector<std::string>& command, const std::string& input) {
+std::vector<std::string> expand_placeholders(const std::vector<std::string>& command, const std::string& input,
+                                             const JobPlace& place) {
   // Longest tokens first, so "{/.}" is not read as "{/" followed by ".}".
   const std::pair<const char*, std::string> tokens[] = {
       {"{//}", dirname_of(input)},
@@ -38,6 +39,8 @@ std::vector<std::string> expand_placeholders(const std::vector<std::string>& com
       {"{/}", basename_of(input)},
       {"{.}", without_extension(input)},
       {"{}", input},
+      {"{#}", std::to_string(place.number)},
+      {"{%}", std::to_string(place.slot)},
   };
   std::vector<std::string> out;
   bool any = false;
@@ -47,7 +50,7 @@ std::vector<std::string> expand_placeholders(const std::vector<std::string>& com
       bool matched = false;
       if (arg[i] == '{') {
         for (const auto& [token, value] : tokens) {
-          std::size_t len = std::char_traits<char>::length(token);
+          const std::size_t len = std::char_traits<char>::length(token);
           if (arg.compare(i, len, token) == 0) {
             result += value;
             i += len;

@@ -44,6 +44,24 @@ Shard from_zero_based(const char* index_var, const char* count_var, unsigned lon
   return make_shard(i - min + 1, n, from);
 }
 
+// Grid Engine numbers an array's tasks FIRST, FIRST+STEP, ... LAST (qsub -t 1-100:10); a job
+// that is not an array has SGE_TASK_ID "undefined".
+Shard from_grid_engine() {
+  const auto number = [](const char* name, unsigned long fallback) {
+    unsigned long v = fallback;
+    if (env(name) && !parse_uint(env(name), v))
+      throw UsageError(std::string("--shard-from-env: ") + name + "=" + env(name) + " is not a number");
+    return v;
+  };
+  const unsigned long id = number("SGE_TASK_ID", 0), first = number("SGE_TASK_FIRST", 1),
+                      last = number("SGE_TASK_LAST", id), step = number("SGE_TASK_STEPSIZE", 1);
+  const std::string from = "SGE_TASK_ID=" + std::to_string(id) + ", SGE_TASK_FIRST=" + std::to_string(first) +
+                           ", SGE_TASK_LAST=" + std::to_string(last) + ", SGE_TASK_STEPSIZE=" + std::to_string(step);
+  if (step == 0 || id < first || last < first || (id - first) % step != 0)
+    throw UsageError("--shard-from-env: cannot read a shard from " + from);
+  return make_shard((id - first) / step + 1, (last - first) / step + 1, from);
+}
+
 }  // namespace
 
 Shard parse_shard(const std::string& text) {
@@ -55,6 +73,7 @@ Shard parse_shard(const std::string& text) {
 }
 
 Shard shard_from_env() {
+  if (env("MEDIABATCH_SHARD_INDEX")) return from_zero_based("MEDIABATCH_SHARD_INDEX", "MEDIABATCH_SHARDS", 0);
   if (env("SLURM_ARRAY_TASK_ID")) {
     unsigned long min = 0;
     if (env("SLURM_ARRAY_TASK_MIN") && !parse_uint(env("SLURM_ARRAY_TASK_MIN"), min))
@@ -64,8 +83,10 @@ Shard shard_from_env() {
   if (env("JOB_COMPLETION_INDEX")) return from_zero_based("JOB_COMPLETION_INDEX", "MEDIABATCH_SHARDS", 0);
   if (env("AWS_BATCH_JOB_ARRAY_INDEX"))
     return from_zero_based("AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_SIZE", 0);
+  if (env("SGE_TASK_ID") && std::string(env("SGE_TASK_ID")) != "undefined") return from_grid_engine();
   throw UsageError(
-      "--shard-from-env: none of SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX is set");
+      "--shard-from-env: none of MEDIABATCH_SHARD_INDEX, SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, "
+      "AWS_BATCH_JOB_ARRAY_INDEX or SGE_TASK_ID is set");
 }
 
 }  // namespace mediabatch

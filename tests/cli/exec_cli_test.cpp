@@ -52,6 +52,40 @@ TEST(ExecCli, PlaceholdersOnRealFiles) {
   EXPECT_EQ(r.out, "pic.one.jpg|pic.one|" + d + "/pic.one|" + d + "\n");
 }
 
+// {#} numbers the jobs in input order from 1; {%} is the slot a job runs in, 1..-j, never
+// shared by two jobs at once: each job holds a lock file named after its slot while it sleeps.
+TEST(ExecCli, JobNumberAndSlotPlaceholders) {
+  mbtest::TempDir dir;
+  auto r = mediabatch({"exec", "-j", "3", "--order", "input", "--", "echo", "{#}:{}"}, "a\nb\nc\nd\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "1:a\n2:b\n3:c\n4:d\n");
+  const std::string script = "set -e; f=" + dir.path().string() + "/slot$1; mkdir \"$f\"; sleep 0.2; rmdir \"$f\"; echo $1";
+  r = mediabatch({"exec", "-j", "3", "--", "sh", "-c", script, "sh", "{%}"}, "1\n2\n3\n4\n5\n6\n7\n8\n9\n");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;  // mkdir fails if two jobs share a slot
+  std::istringstream slots(r.out);
+  int count = 0;
+  for (int slot; slots >> slot; ++count) EXPECT_TRUE(slot >= 1 && slot <= 3) << slot;
+  EXPECT_EQ(count, 9);
+  r = mediabatch({"exec", "--dry-run", "--", "mv", "{}", "{#}.jpg"}, "x.jpg\ny.jpg\n");
+  EXPECT_EQ(r.out, "mv x.jpg 1.jpg\nmv y.jpg 2.jpg\n");
+}
+
+// --progress is a flag as in GNU parallel, and still takes a value, with = or a space.
+TEST(ExecCli, ProgressIsAFlagThatTakesAValue) {
+  for (const std::vector<std::string>& form :
+       {std::vector<std::string>{"--progress"}, {"--progress=always"}, {"--progress", "always"}}) {
+    std::vector<std::string> args{"exec"};
+    args.insert(args.end(), form.begin(), form.end());
+    args.insert(args.end(), {"--", "true"});
+    const auto r = mediabatch(args, "a\nb\n");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("\r"), std::string::npos) << form.size() << ": no live line in " << r.err;
+  }
+  auto r = mediabatch({"exec", "--progress", "never", "--", "true"}, "a\n");
+  EXPECT_EQ(r.err.find("\r"), std::string::npos) << r.err;
+  EXPECT_EQ(mediabatch({"exec", "--progress=sometimes", "--", "true"}, "a\n").exit_code, 2);
+}
+
 TEST(ExecCli, FailuresCarryExitCodeOrSignalAndDoNotStopTheBatch) {
   auto r = mediabatch({"exec", "-j", "2", "--", "sh", "-c", "case $0 in 2) exit 5;; 3) kill -KILL $$;; *) echo ok $0;; esac", "{}"},
                       "1\n2\n3\n4\n");

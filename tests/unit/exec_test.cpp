@@ -19,6 +19,9 @@ TEST(Placeholders, AsGnuParallelHasThem) {
   EXPECT_EQ(expand_placeholders({"{/}", "{/.}", "{//}"}, "dir/sub/a.b.jpg"), (V{"a.b.jpg", "a.b", "dir/sub"}));
   EXPECT_EQ(expand_placeholders({"{/}", "{/.}", "{//}", "{.}"}, "plain"), (V{"plain", "plain", ".", "plain"}));
   EXPECT_EQ(expand_placeholders({"{.}"}, "dir.d/noext"), (V{"dir.d/noext"}));
+  // The job's number and slot; like any placeholder they keep the input from being appended.
+  EXPECT_EQ(expand_placeholders({"echo", "{#}-{%}"}, "a.jpg", {12, 2}), (V{"echo", "12-2"}));
+  EXPECT_EQ(expand_placeholders({"cp", "{}", "out/{#}.jpg"}, "a.jpg", {3, 1}), (V{"cp", "a.jpg", "out/3.jpg"}));
   EXPECT_EQ(expand_placeholders({"{.}"}, ".hidden"), (V{".hidden"}));
   EXPECT_EQ(expand_placeholders({"pre{}post", "{x}", "{"}, "f"), (V{"prefpost", "{x}", "{"}));
 }

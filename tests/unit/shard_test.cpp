@@ -50,7 +50,8 @@ class ShardEnv : public ::testing::Test {
   void TearDown() override { clear(); }
   static void clear() {
     for (const char* v : {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "JOB_COMPLETION_INDEX",
-                          "MEDIABATCH_SHARDS", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_SIZE"})
+                          "MEDIABATCH_SHARDS", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_SIZE",
+                          "MEDIABATCH_SHARD_INDEX", "SGE_TASK_ID", "SGE_TASK_FIRST", "SGE_TASK_LAST", "SGE_TASK_STEPSIZE"})
       unsetenv(v);
   }
 };
@@ -85,4 +86,40 @@ TEST_F(ShardEnv, MissingOrInconsistentEnvironmentIsAUsageError) {
   EXPECT_THROW(shard_from_env(), UsageError);  // no MEDIABATCH_SHARDS
   setenv("MEDIABATCH_SHARDS", "2", 1);
   EXPECT_THROW(shard_from_env(), UsageError);  // index 2 of 2 (0-based)
+}
+
+// HTCondor, Nomad and task queues: environment = "MEDIABATCH_SHARD_INDEX=$(Process)".
+TEST_F(ShardEnv, GenericIndexFromZeroComesFirst) {
+  setenv("MEDIABATCH_SHARD_INDEX", "0", 1);
+  setenv("MEDIABATCH_SHARDS", "3", 1);
+  setenv("SLURM_ARRAY_TASK_ID", "2", 1);
+  setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);
+  auto s = shard_from_env();
+  EXPECT_EQ(s.index, 1u);
+  EXPECT_EQ(s.count, 3u);
+  setenv("MEDIABATCH_SHARD_INDEX", "3", 1);
+  EXPECT_THROW(shard_from_env(), UsageError);  // index 3 of 3 (0-based)
+}
+
+// qsub -t 5-45:10 runs tasks 5, 15, 25, 35, 45.
+TEST_F(ShardEnv, GridEngineTaskRangeWithAStep) {
+  setenv("SGE_TASK_ID", "25", 1);
+  setenv("SGE_TASK_FIRST", "5", 1);
+  setenv("SGE_TASK_LAST", "45", 1);
+  setenv("SGE_TASK_STEPSIZE", "10", 1);
+  auto s = shard_from_env();
+  EXPECT_EQ(s.index, 3u);
+  EXPECT_EQ(s.count, 5u);
+  setenv("SGE_TASK_ID", "26", 1);
+  EXPECT_THROW(shard_from_env(), UsageError);  // not one of the array's tasks
+  setenv("SGE_TASK_ID", "undefined", 1);      // a job that is not an array
+  EXPECT_THROW(shard_from_env(), UsageError);
+  clear();
+  setenv("SGE_TASK_ID", "2", 1);  // qsub -t 1-4: FIRST, LAST and STEPSIZE all set
+  setenv("SGE_TASK_FIRST", "1", 1);
+  setenv("SGE_TASK_LAST", "4", 1);
+  setenv("SGE_TASK_STEPSIZE", "1", 1);
+  s = shard_from_env();
+  EXPECT_EQ(s.index, 2u);
+  EXPECT_EQ(s.count, 4u);
 }
