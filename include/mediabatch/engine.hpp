@@ -68,8 +68,9 @@ struct BatchOptions {
 struct BatchOutcome {
   std::size_t ok = 0, failed = 0, skipped = 0;
   std::size_t interrupted_jobs = 0;  // running when the batch was interrupted (not in `failed`)
-  std::size_t not_started = 0;    // left when the batch was interrupted
+  std::size_t not_started = 0;    // left when the batch was interrupted or drained
   bool interrupted = false;       // Ctrl-C or SIGTERM
+  bool drained = false;           // SIGUSR1: nothing started after it; not_started were left
   bool batch_failed = false;      // a sink or an encoder's finish() failed
 };
 

@@ -137,7 +137,7 @@ int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop)
   sinks.push_back(&console);
 
   const BatchOutcome outcome = batch.run(sinks, stop);
-  console.summary(outcome.interrupted, outcome.not_started);
+  console.summary(outcome.interrupted, outcome.drained, outcome.not_started);
   if (outcome.interrupted) return interrupted_exit_code();
   return outcome.failed > 0 || outcome.batch_failed ? exit_failed : exit_ok;
 }

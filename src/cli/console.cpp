@@ -87,6 +87,7 @@ void Console::result(const Result& r) {
   else if (r.status == Status::ok) ++ok_;
   else if (r.status == Status::failed) ++failed_;
   else ++skipped_;
+  if (r.status == Status::ok && !r.warning.empty()) ++warned_;
   clear_progress();
   if (options_.exec) {
     // The command's own output, whole, then (for failures) why.
@@ -114,15 +115,25 @@ void Console::result(const Result& r) {
   draw_progress(false);
 }
 
-void Console::summary(bool interrupted, std::size_t not_started) {
+void Console::summary(bool interrupted, bool drained, std::size_t not_started) {
   clear_progress();
   if (options_.quiet) return;
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   // A delta: a shell that exec'd us passes on the CPU time of the children it already reaped.
   double cpu = cpu_seconds() - cpu_start_;
   std::fprintf(stderr, "mediabatch: %zu ok, %zu failed, %zu skipped", ok_, failed_, skipped_);
+  // Converted, but with something to read in their results (damage in a video, a WAV cut short).
+  if (warned_ > 0) std::fprintf(stderr, ", %zu with warnings", warned_);
   if (interrupted) std::fprintf(stderr, ", %zu interrupted, %zu not started", interrupted_, not_started);
   std::fprintf(stderr, "; %.2f s wall, %.2f s CPU, %.2fx parallel\n", wall, cpu, wall > 0 ? cpu / wall : 0.0);
+  if (drained && options_.exec)
+    std::fprintf(stderr, "mediabatch: drained: %zu not started; exec keeps no record of what ran: give those inputs "
+                 "again to run them\n", not_started);
+  else if (drained)
+    std::fprintf(stderr,
+                 "mediabatch: drained: %zu not started; run the same command again to convert them (the files "
+                 "done are up to date and skipped)\n",
+                 not_started);
 }
 
 }  // namespace mediabatch::cli

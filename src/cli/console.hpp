@@ -23,8 +23,9 @@ class Console final : public BatchSink {
   void result(const Result& r) override;
   // Redraws the progress line; a result redraws it too, at most ten times a second.
   void tick() override;
-  // Counts per status, wall, CPU seconds of this process and its children, parallelism.
-  void summary(bool interrupted, std::size_t not_started);
+  // Counts per status (and of ok files with warnings), wall, CPU seconds of this process and
+  // its children, parallelism.
+  void summary(bool interrupted, bool drained, std::size_t not_started);
   std::size_t failed() const noexcept { return failed_; }
 
  private:
@@ -35,6 +36,7 @@ class Console final : public BatchSink {
   bool progress_on_;
   std::size_t total_;
   std::size_t ok_ = 0, failed_ = 0, skipped_ = 0, interrupted_ = 0;
+  std::size_t warned_ = 0;  // ok files with a warning
   std::chrono::steady_clock::time_point start_;
   double cpu_start_;
   bool progress_shown_ = false;

@@ -100,7 +100,12 @@ BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>&
   }
   jobs_ = JobList();
   source_.reset();
-  if (!stop.load()) finish_encoders(feed.outputs(), stop, outcome);
+  outcome.interrupted = stop.load();
+  outcome.drained = drain_requested() && !outcome.interrupted;
+  // A drained batch is finished by the run that converts the rest (album ReplayGain needs every
+  // track of the album).
+  if (!outcome.interrupted && !(outcome.drained && outcome.not_started > 0))
+    finish_encoders(feed.outputs(), stop, outcome);
   outcome.interrupted = stop.load();
   return outcome;
 }

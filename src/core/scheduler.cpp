@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/signals.hpp"
 #include "core/tbb_handoff.hpp"
 #include "mediabatch/text.hpp"
 #include "mediabatch/errors.hpp"
@@ -213,8 +214,8 @@ RunTotals Scheduler::run(JobSource& source, const JobFn& fn, const ResultSink& s
   auto task = [&] {
     tbb_handoff_acquire(&ready);
     const Job job = ready.pop();
-    if (stop.load() && !job.preset) {
-      queue.push({Result{}, job.index, false});  // cancelled before it started: not reported
+    if ((stop.load() || drain_requested()) && !job.preset) {
+      queue.push({Result{}, job.index, false});  // cancelled or drained before it started: not reported
       return;
     }
     queue.push({run_guarded(job, fn, stop, timeout), job.index, true});
@@ -234,7 +235,7 @@ RunTotals Scheduler::run(JobSource& source, const JobFn& fn, const ResultSink& s
   };
 
   for (;;) {
-    while (!stop.load() && !exhausted && in_flight < window) {
+    while (!stop.load() && !drain_requested() && !exhausted && in_flight < window) {
       Job job;
       if (!jobs.next(job)) {
         exhausted = true;

@@ -17,13 +17,15 @@ namespace {
 std::atomic<int> first_signal{0};
 std::atomic<SignalWatcher*> active_watcher{nullptr};
 std::atomic<bool> batch_running{false};
+std::atomic<bool> draining{false};
 
-sigset_t stopping_signals() {
+sigset_t batch_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
   return set;
 }
 
@@ -34,6 +36,7 @@ sigset_t stopping_signals() {
 }
 
 void take(int sig, std::atomic<bool>& stop) {
+  if (sig == SIGUSR1) return request_drain();
   int none = 0;
   const bool first = first_signal.compare_exchange_strong(none, sig);
   if (!batch_running.load()) exit_at_once("\nmediabatch: interrupted before any file was converted\n");
@@ -44,13 +47,16 @@ void take(int sig, std::atomic<bool>& stop) {
 }  // namespace
 
 void block_signals() {
-  sigset_t set = stopping_signals();
+  sigset_t set = batch_signals();
   sigaddset(&set, SIGUSR2);  // tells the watcher thread to end
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 }
 
 void stop_batch_on_signal() noexcept { batch_running.store(true); }
+
+bool drain_requested() noexcept { return draining.load(); }
+void request_drain() noexcept { draining.store(true); }
 
 int interrupted_exit_code() noexcept {
   const int sig = first_signal.load();
@@ -69,7 +75,7 @@ SignalWatcher::~SignalWatcher() {
 
 void SignalWatcher::start() {
   thread_ = std::thread([&stop = stop_] {
-    sigset_t set = stopping_signals();
+    sigset_t set = batch_signals();
     sigaddset(&set, SIGUSR2);
     for (;;) {
       int sig = 0;
@@ -95,7 +101,7 @@ SignalWatcher::Pause::~Pause() {
 }
 
 SignalFd::SignalFd(std::atomic<bool>& stop) : stop_(stop) {
-  sigset_t set = stopping_signals();
+  sigset_t set = batch_signals();
   fd_ = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 

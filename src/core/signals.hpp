@@ -8,7 +8,8 @@
 // input list from stdin could not be interrupted otherwise. Then the first signal sets the
 // stop flag, and a second ends the process at once: commands killed, temporary files
 // removed. Either way the exit code is 128 + the first signal's number. SIGPIPE is ignored: a closed
-// stdout is an EPIPE error for whoever writes to it, not the end of the batch.
+// stdout is an EPIPE error for whoever writes to it, not the end of the batch. SIGUSR1, taken
+// the same way, drains the batch instead: no file starts after it, the running ones finish.
 #include <atomic>
 #include <thread>
 
@@ -17,6 +18,10 @@ namespace mediabatch {
 void block_signals();
 // From now on the first signal stops the batch instead of ending the process.
 void stop_batch_on_signal() noexcept;
+
+// True once SIGUSR1 came (or request_drain() was called): start no new file.
+bool drain_requested() noexcept;
+void request_drain() noexcept;
 
 // What a shell reports for a process that the first signal (SIGINT, SIGTERM or SIGHUP) ended:
 // 128 + its number (130 when none came).

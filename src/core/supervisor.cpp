@@ -161,11 +161,15 @@ class WorkerWatch {
         mine_(run.bits().size()) {}
 
   WorkerEnd run() {
-    bool journal_open = true, errors_open = true, stop_sent = false;
+    bool journal_open = true, errors_open = true, stop_sent = false, drain_sent = false;
     while (journal_open || errors_open) {
       if (stop_.load() && !stop_sent) {
         ::kill(w_.pid, SIGTERM);
         stop_sent = true;
+      }
+      if (drain_requested() && !drain_sent) {  // the worker's scheduler starts nothing more
+        ::kill(w_.pid, SIGUSR1);
+        drain_sent = true;
       }
       pollfd fds[3] = {{journal_open ? w_.journal.get() : -1, POLLIN, 0},
                        {errors_open ? w_.errors.get() : -1, POLLIN, 0},
@@ -298,11 +302,11 @@ std::size_t run_supervised(const JobList& jobs, const BatchOptions& options, Res
   std::set<std::size_t> redo;  // every suspect: it may have written its output before the crash
   int crashes_without_suspect = 0;
   auto forget_reported = [&] { reported.for_each([&](std::size_t i) { pending.erase(i); }); };
-  while (!pending.empty() && !stop.load()) {
+  while (!pending.empty() && !stop.load() && !drain_requested()) {
     const WorkerEnd end = run_one_worker(jobs, pending, redo, options, emit, feed, signals, stop, reported);
     forget_reported();
     if (!end.crashed) {
-      if (stop.load()) break;
+      if (stop.load() || drain_requested()) break;
       if (pending.empty()) break;
       throw Error("the worker ended without reporting " + std::to_string(pending.size()) + " files");
     }
@@ -314,7 +318,7 @@ std::size_t run_supervised(const JobList& jobs, const BatchOptions& options, Res
     // With one suspect the cause is known; with several, each runs alone to find it. A
     // suspect that neither crashes alone nor reports stays pending.
     for (std::size_t suspect : end.running) {
-      if (stop.load()) break;
+      if (stop.load() || drain_requested()) break;
       WorkerEnd alone = end;
       if (end.running.size() > 1)
         alone = run_one_worker(jobs, JobSet(jobs.size(), suspect), redo, options, emit, feed, signals, stop, reported);

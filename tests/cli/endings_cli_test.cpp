@@ -148,6 +148,47 @@ TEST(EndingsCli, AClosedStdoutStopsThePrintingNotTheBatch) {
   EXPECT_TRUE(contains(mbtest::read_file(dir / "err"), "5 ok, 0 failed")) << mbtest::read_file(dir / "err");
 }
 
+// SIGUSR1 drains: the running files finish and are reported, nothing more starts, the exit
+// status is that of the files done; the same command again converts the rest.
+TEST(EndingsCli, Sigusr1DrainsTheBatchAndARerunFinishesIt) {
+  mbtest::TempDir dir;
+  for (int i = 0; i < 6; ++i) put(dir / ("in/d" + std::to_string(i) + ".fk"), "FAKE\nsleep_ms 600\n");
+  const std::vector<std::string> command{MEDIABATCH_FAKE_BINARY, "fake", "-j", "2", "--report",
+                                         (dir / "r.jsonl").string(), "-o", (dir / "out").string(),
+                                         (dir / "in").string()};
+  const pid_t pid = mbtest::start(command, dir / "stdout", dir / "stderr");
+  wait_until([&] { return fs::exists(dir / "out") && temporaries_in(dir / "out") >= 2; });
+  ::kill(pid, SIGUSR1);
+  EXPECT_EQ(exit_within(pid, 20), 0) << mbtest::read_file(dir / "stderr");
+  const std::string err = mbtest::read_file(dir / "stderr");
+  EXPECT_TRUE(contains(err, "2 ok, 0 failed, 0 skipped")) << err;
+  EXPECT_TRUE(contains(err, "drained: 4 not started; run the same command again")) << err;
+  EXPECT_EQ(files_in(dir / "out").size(), 2u);
+  EXPECT_EQ(temporaries_in(dir / "out"), 0u);
+
+  const pid_t again = mbtest::start(command, dir / "stdout2", dir / "stderr2");
+  EXPECT_EQ(exit_within(again, 20), 0);
+  EXPECT_TRUE(contains(mbtest::read_file(dir / "stderr2"), "4 ok, 0 failed, 2 skipped")) << mbtest::read_file(dir / "stderr2");
+  EXPECT_EQ(files_in(dir / "out").size(), 6u);
+}
+
+TEST(EndingsCli, Sigusr1DrainsExecLettingRunningCommandsFinish) {
+  mbtest::TempDir dir;
+  const std::string script = "touch \"$0.started\"; sleep 0.6; touch \"$0.done\"";
+  std::vector<std::string> argv{MEDIABATCH_BINARY, "exec", "-j", "2"};
+  for (int i = 0; i < 6; ++i) argv.push_back((dir / ("e" + std::to_string(i))).string());
+  argv.insert(argv.end(), {"--", "sh", "-c", script, "{}"});
+  const pid_t pid = mbtest::start(argv, dir / "stdout", dir / "stderr");
+  wait_until([&] { return fs::exists(dir / "e0.started") && fs::exists(dir / "e1.started"); });
+  ::kill(pid, SIGUSR1);
+  EXPECT_EQ(exit_within(pid, 20), 0) << mbtest::read_file(dir / "stderr");
+  const std::string err = mbtest::read_file(dir / "stderr");
+  EXPECT_TRUE(contains(err, "2 ok, 0 failed, 0 skipped")) << err;
+  EXPECT_TRUE(contains(err, "drained: 4 not started")) << err;
+  EXPECT_TRUE(fs::exists(dir / "e0.done") && fs::exists(dir / "e1.done"));  // not killed
+  EXPECT_FALSE(fs::exists(dir / "e2.started"));
+}
+
 // A SIGKILLed mediabatch cannot clean up; its commands must still not run on without it.
 TEST(EndingsCli, ExecCommandsDieWithAKilledMediabatch) {
   mbtest::TempDir dir;

@@ -192,6 +192,7 @@ TEST(EngineCli, WarningsReachTheResult) {
   auto r = fake_mediabatch({"fake", "--report", report.string(), (dir / "w.fk").string()});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(contains(r.out, "[warning: Premature end of JPEG file]")) << r.out;
+  EXPECT_TRUE(contains(r.err, "1 ok, 0 failed, 0 skipped, 1 with warnings;")) << r.err;
   EXPECT_EQ(nlohmann::json::parse(mbtest::read_file(report))["warning"], "Premature end of JPEG file");
 }
 
