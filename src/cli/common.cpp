@@ -4,13 +4,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
 #include "cli/app.hpp"
 #include "cli/console.hpp"
+#include "cli/on_done.hpp"
 #include "core/signals.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/report.hpp"
@@ -60,6 +63,9 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
   cmd.add_flag("-0,--null", c.null_separated, "Inputs read from stdin are NUL-separated");
   cmd.add_option("--retry-failed", c.retry_failed,
                  "Run only the inputs that failed in this report (of the inputs named, or all it lists)")->take_last();
+  cmd.add_option("--on-done", c.on_done,
+                 "Run this command once when the batch is over, with its summary as JSON on stdin")
+      ->take_last();
   cmd.add_option("inputs", c.inputs, "Files and directories (read from stdin, one per line, when none)");
 }
 
@@ -122,6 +128,27 @@ BatchOptions batch_options(const Common& c, std::string command) {
   return o;
 }
 
+namespace {
+
+// What --on-done's command reads on its stdin.
+std::string summary_json(const Common& c, const Console::Totals& t, const BatchOutcome& outcome, int exit_code) {
+  nlohmann::json j;
+  j["ok"] = t.ok;
+  j["failed"] = t.failed;
+  j["skipped"] = t.skipped;
+  j["with_warnings"] = t.warned;
+  j["interrupted"] = t.interrupted;
+  j["not_started"] = outcome.not_started;
+  j["drained"] = outcome.drained;
+  j["wall_seconds"] = t.wall_seconds;
+  j["cpu_seconds"] = t.cpu_seconds;
+  j["report"] = c.report.empty() ? nlohmann::json() : nlohmann::json(std::filesystem::absolute(c.report).string());
+  j["exit_code"] = exit_code;
+  return j.dump() + "\n";
+}
+
+}  // namespace
+
 int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop) {
   ConsoleOptions copts;
   copts.exec = exec;
@@ -136,10 +163,14 @@ int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop)
   if (report) sinks.push_back(&*report);
   sinks.push_back(&console);
 
+  const std::vector<std::string> on_done = c.on_done.empty() ? std::vector<std::string>{} : split_command_line(c.on_done);
   const BatchOutcome outcome = batch.run(sinks, stop);
   console.summary(outcome.interrupted, outcome.drained, outcome.not_started);
-  if (outcome.interrupted) return interrupted_exit_code();
-  return outcome.failed > 0 || outcome.batch_failed ? exit_failed : exit_ok;
+  const int code = outcome.interrupted                            ? interrupted_exit_code()
+                   : outcome.failed > 0 || outcome.batch_failed ? exit_failed
+                                                                  : exit_ok;
+  if (!on_done.empty()) run_on_done(on_done, summary_json(c, console.totals(), outcome, code));
+  return code;
 }
 
 }  // namespace mediabatch::cli

@@ -115,12 +115,24 @@ void Console::result(const Result& r) {
   draw_progress(false);
 }
 
+Console::Totals Console::totals() const {
+  Totals t;
+  t.ok = ok_;
+  t.failed = failed_;
+  t.skipped = skipped_;
+  t.warned = warned_;
+  t.interrupted = interrupted_;
+  t.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  // A delta: a shell that exec'd us passes on the CPU time of the children it already reaped.
+  t.cpu_seconds = cpu_seconds() - cpu_start_;
+  return t;
+}
+
 void Console::summary(bool interrupted, bool drained, std::size_t not_started) {
   clear_progress();
   if (options_.quiet) return;
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  // A delta: a shell that exec'd us passes on the CPU time of the children it already reaped.
-  double cpu = cpu_seconds() - cpu_start_;
+  const Totals t = totals();
+  const double wall = t.wall_seconds, cpu = t.cpu_seconds;
   std::fprintf(stderr, "mediabatch: %zu ok, %zu failed, %zu skipped", ok_, failed_, skipped_);
   // Converted, but with something to read in their results (damage in a video, a WAV cut short).
   if (warned_ > 0) std::fprintf(stderr, ", %zu with warnings", warned_);

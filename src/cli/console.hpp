@@ -28,6 +28,12 @@ class Console final : public BatchSink {
   void summary(bool interrupted, bool drained, std::size_t not_started);
   std::size_t failed() const noexcept { return failed_; }
 
+  struct Totals {
+    std::size_t ok = 0, failed = 0, skipped = 0, warned = 0, interrupted = 0;
+    double wall_seconds = 0, cpu_seconds = 0;  // since the console was made; CPU with children
+  };
+  Totals totals() const;
+
  private:
   void clear_progress();
   void draw_progress(bool force);

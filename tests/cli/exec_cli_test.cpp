@@ -86,6 +86,33 @@ TEST(ExecCli, ProgressIsAFlagThatTakesAValue) {
   EXPECT_EQ(mediabatch({"exec", "--progress=sometimes", "--", "true"}, "a\n").exit_code, 2);
 }
 
+// --on-done runs once at the end with the summary as JSON on stdin; its words are split as a
+// shell splits them (quotes, backslashes), with no shell; its exit status changes nothing.
+TEST(ExecCli, OnDoneRunsOnceWithTheSummaryOnStdin) {
+  mbtest::TempDir dir;
+  const std::string summary = (dir / "summary.json").string();
+  const std::string report = (dir / "r.jsonl").string();
+  auto r = mediabatch({"exec", "-q", "--report", report, "--on-done",
+                       "sh -c 'cat > \"$0\"; printf \"%s|\" \"$@\"; exit 3' " + summary + " 'a b' c\\ d \"e'f\"", "--",
+                       "sh", "-c", "test {} != bad"},
+                      "good\nbad\nfine\n");
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // the failed input's, not the command's 3
+  EXPECT_EQ(r.out, "a b|c d|e'f|");
+  EXPECT_TRUE(r.err.find("--on-done sh: exited with 3") != std::string::npos) << r.err;
+  const auto j = nlohmann::json::parse(mbtest::read_file(summary));
+  EXPECT_EQ(j["ok"], 2);
+  EXPECT_EQ(j["failed"], 1);
+  EXPECT_EQ(j["skipped"], 0);
+  EXPECT_EQ(j["exit_code"], 1);
+  EXPECT_EQ(j["report"], report);
+  EXPECT_GT(j["wall_seconds"].get<double>(), 0);
+  EXPECT_TRUE(j.contains("cpu_seconds"));
+  EXPECT_EQ(mediabatch({"exec", "--on-done", "'unclosed", "--", "true"}, "a\n").exit_code, 2);
+  r = mediabatch({"exec", "-q", "--on-done", "no-such-program-here", "--", "true"}, "a\n");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(r.err.find("cannot start it: No such file or directory") != std::string::npos) << r.err;
+}
+
 TEST(ExecCli, FailuresCarryExitCodeOrSignalAndDoNotStopTheBatch) {
   auto r = mediabatch({"exec", "-j", "2", "--", "sh", "-c", "case $0 in 2) exit 5;; 3) kill -KILL $$;; *) echo ok $0;; esac", "{}"},
                       "1\n2\n3\n4\n");
