@@ -4,12 +4,14 @@
 set -euo pipefail
 
 BUILD=(cmake g++ make pkg-config libtbb-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libgtest-dev
-  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
+  libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev libswscale-dev libswresample-dev
   libmagick++-dev libflac++-dev libgdcm-dev libturbojpeg0-dev libjpeg62-turbo-dev liblcms2-dev
-  libebur128-dev libpng-dev libdeflate-dev libtheora-dev)
+  libebur128-dev libpng-dev libdeflate-dev libtheora-dev libwebp-dev libheif-dev)
 # Independent tools the tests check outputs with, and that make test media.
 TEST=(ffmpeg flac dcmtk libgdcm-tools libvips-tools imagemagick libimage-exiftool-perl libgs-common
-  python3-pydicom)  # pydicom's test_files: real DICOMs, some of which crash GDCM
+  python3-pydicom  # pydicom's test_files: real DICOMs, some of which crash GDCM
+  libheif-examples  # heif-enc makes the HEIC and AVIF test photos
+  strace)  # counts the fsync calls of --fsync
 BENCH=(parallel hyperfine time)
 CLUSTER=(slurm-wlm munge)
 # bench/fuzz.sh: clang's libFuzzer and sanitizer runtimes; libomp-dev because Magick++'s flags

@@ -21,6 +21,7 @@ namespace mediabatch {
 struct JobSettings {
   bool force = false;           // convert even when a done marker is newer than the input
   double timeout_seconds = 0;   // 0 = none
+  bool fsync = false;           // outputs and their folders reach the disk before a job is ok
 };
 
 // Runs one planned encoder job end to end and returns its result: skipped when an earlier

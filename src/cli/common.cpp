@@ -43,6 +43,7 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
     cmd.add_option("-o,--output-dir", c.output_dir,
                    "Write outputs under DIR, mirroring each input's path below its directory argument")->take_last();
     cmd.add_flag("--force", c.force, "Convert even when the output exists and is newer than the input");
+    cmd.add_flag("--fsync", c.fsync, "Flush each output and its folder to the disk before the file is reported ok");
     cmd.add_flag("--no-isolation", c.no_isolation,
                  "Run the encoders in this process, unsupervised: a file that crashes a library ends the batch");
   }
@@ -124,6 +125,7 @@ BatchOptions batch_options(const Common& c, std::string command) {
   o.order = c.order == "input" ? Order::input : Order::completion;
   o.job.force = c.force;
   o.job.timeout_seconds = c.timeout;
+  o.job.fsync = c.fsync;
   o.command = std::move(command);
   return o;
 }

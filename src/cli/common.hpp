@@ -30,6 +30,7 @@ struct Common {
   bool null_separated = false;
   std::string retry_failed;
   bool no_isolation = false;
+  bool fsync = false;
   std::string on_done;  // a command line, split into an argv
   std::vector<std::string> inputs;
 };

@@ -1,10 +1,17 @@
 #include "core/job_outputs.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <set>
 #include <system_error>
 
 #include "core/cleanup.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/file_io.hpp"
+#include "mediabatch/text.hpp"
 #include "mediabatch/temp_files.hpp"
 
 namespace mediabatch {
@@ -45,7 +52,17 @@ void JobOutputs::warn(std::string message) {
   warnings_ += message;
 }
 
-std::uint64_t JobOutputs::commit() {
+namespace {
+
+// Flushes a file's (or a folder's) data and metadata to the disk.
+void sync_path(const fs::path& path, int flags) {
+  Fd fd(::open(path.c_str(), flags | O_RDONLY | O_CLOEXEC));
+  if (!fd || ::fsync(fd.get()) != 0) throw Error("fsync " + path.string() + ": " + errno_text(errno));
+}
+
+}  // namespace
+
+std::uint64_t JobOutputs::commit(bool sync) {
   std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < temps_.size(); ++i) {
     std::error_code ec;
@@ -53,6 +70,7 @@ std::uint64_t JobOutputs::commit() {
     if (ec) throw Error("output " + finals_[i].string() + " was not written: " + ec.message());
     if (fs::is_directory(fs::symlink_status(finals_[i], ec))) throw Error(finals_[i].string() + " is a directory");
     bytes += size;
+    if (sync) sync_path(temps_[i], 0);
   }
   for (std::size_t i = 0; i < temps_.size(); ++i) {
     std::error_code ec;
@@ -65,6 +83,12 @@ std::uint64_t JobOutputs::commit() {
       throw Error(reason);
     }
     cleanup::remove_temp(temps_[i]);
+  }
+  // The renames are in the folders' entries: without this a power cut may undo them.
+  if (sync) {
+    std::set<fs::path> folders;
+    for (const auto& f : finals_) folders.insert(f.has_parent_path() ? f.parent_path() : fs::path("."));
+    for (const auto& folder : folders) sync_path(folder, O_DIRECTORY);
   }
   temps_.clear();
   return bytes;

@@ -23,8 +23,10 @@ class JobOutputs {
 
   // Renames every temporary file to its final name, all or none: when one is missing, a
   // directory is at its final name, or a rename fails, the ones already renamed are removed
-  // again and Error (naming the final path) is thrown. Returns the bytes written.
-  std::uint64_t commit();
+  // again and Error (naming the final path) is thrown. With `sync`, each file is fsynced before
+  // its rename and each folder after them (a power cut then loses no output reported ok).
+  // Returns the bytes written.
+  std::uint64_t commit(bool sync);
   void discard() noexcept;
 
   // `text` with each temporary path (and temporary file name) replaced by its final one.

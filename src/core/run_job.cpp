@@ -57,7 +57,7 @@ Result run_job(const Job& job, const JobSettings& settings, const std::atomic<bo
     EncodeContext ctx(job.input, outputs, job.threads, &stop, deadline_for(settings.timeout_seconds));
     job.encoder->encode(ctx);
     ctx.throw_if_stopped();
-    r.bytes_out = outputs.commit();
+    r.bytes_out = outputs.commit(settings.fsync);
   } catch (const Cancelled&) {
     throw;
   } catch (const Error& e) {

@@ -375,3 +375,27 @@ TEST(EngineCli, AJobWithSeveralOutputsReportsThemAllAndFinishSeesThemAll) {
                                         (dir / "o/multi_3.out").string() + "\n");
   EXPECT_EQ(mbtest::read_file(dir / "o/multi_3.out"), "extra");
 }
+
+// --fsync: each output is flushed before its rename and its folder after it; without it,
+// nothing is (strace counts the calls, in the worker process too).
+TEST(EngineCli, FsyncFlushesEachOutputAndItsFolder) {
+  REQUIRE_TOOL("strace");
+  mbtest::TempDir dir;
+  fs::create_directories(dir / "in");
+  for (int i = 0; i < 3; ++i) mbtest::write_file(dir / ("in/f" + std::to_string(i) + ".fk"), "FAKE\n");
+  auto fsyncs = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{"strace", "-f", "-qq", "-e", "trace=fsync", "-o", (dir / "trace").string(),
+                                  MEDIABATCH_FAKE_BINARY, "fake", "-q", "--force", "-o", (dir / "out").string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back((dir / "in").string());
+    const auto r = mbtest::run(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const std::string trace = mbtest::read_file(dir / "trace");
+    std::size_t n = 0;
+    for (auto at = trace.find("fsync("); at != std::string::npos; at = trace.find("fsync(", at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(fsyncs({}), 0u);
+  EXPECT_EQ(fsyncs({"--fsync"}), 3u + 3u);  // three files, and their folder once per job
+  EXPECT_EQ(files_in(dir / "out").size(), 3u);
+}
