@@ -18,6 +18,9 @@
 
 namespace mediabatch {
 
+class ResultFeed;  // where a batch's results go (src/core/result_feed.hpp)
+
+
 struct JobSettings {
   bool force = false;           // convert even when a done marker is newer than the input
   double timeout_seconds = 0;   // 0 = none
@@ -54,6 +57,9 @@ struct BatchOptions {
   // file that crashes a library fails alone, and a fresh worker takes the rest. Off: every
   // job runs in this process.
   bool isolate = false;
+  // Attempts after the first for a job that failed for a transient reason (Result::transient),
+  // made after every other job.
+  int retries = 0;
 
   // The scheduler's part of these settings.
   SchedulerOptions scheduler() const {
@@ -98,6 +104,8 @@ class Batch {
 
  private:
   Result run_one(const Job& job, const std::atomic<bool>& stop) const;
+  bool supervised() const noexcept { return options_.isolate && !encoders_.empty(); }
+  void retry(ResultFeed& feed, std::atomic<bool>& stop, BatchOutcome& outcome);
   void finish_encoders(const std::vector<fs::path>& outputs, const std::atomic<bool>& stop, BatchOutcome& outcome);
 
   JobList jobs_;

@@ -13,6 +13,19 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A failure that may pass: the system said EIO, ENOSPC, ESTALE, ETIMEDOUT, EAGAIN or ENOTCONN
+// (a share that went away, a full disk). `--retries N` tries such a file again; a decode
+// error, an unknown format or a crash is not tried again.
+class TransientError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Whether an errno value is one of those.
+bool is_transient_errno(int error) noexcept;
+// Throws "what: the errno's text", as TransientError when is_transient_errno(error).
+[[noreturn]] void throw_system_error(const std::string& what, int error);
+
 // The job was stopped (Ctrl-C or --timeout) before it finished. Thrown by encoders when
 // EncodeContext::should_stop() turns true; the engine reports the reason.
 class Cancelled : public Error {

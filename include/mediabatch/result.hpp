@@ -31,6 +31,10 @@ struct Result {
   // from offset 0), so that no command's output has to fit in memory; null when it all fit.
   std::shared_ptr<Fd> out_spill, err_spill;
   bool cancelled = false;   // stopped by Ctrl-C (not by --timeout)
+  // Failed for a reason that may pass (TransientError, --timeout, exec's non-zero exit): worth
+  // another attempt under --retries.
+  bool transient = false;
+  int attempts = 1;         // how many times the job ran, this one included
 };
 
 }  // namespace mediabatch

@@ -64,6 +64,10 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
   cmd.add_flag("-0,--null", c.null_separated, "Inputs read from stdin are NUL-separated");
   cmd.add_option("--retry-failed", c.retry_failed,
                  "Run only the inputs that failed in this report (of the inputs named, or all it lists)")->take_last();
+  cmd.add_option("--retries", c.retries,
+                 "Try a file that failed for a transient reason (an I/O error, --timeout; exec: any failure) "
+                 "up to N more times, after the others")
+      ->check(CLI::Range(0, 100))->take_last();
   cmd.add_option("--on-done", c.on_done,
                  "Run this command once when the batch is over, with its summary as JSON on stdin")
       ->take_last();
@@ -126,6 +130,7 @@ BatchOptions batch_options(const Common& c, std::string command) {
   o.job.force = c.force;
   o.job.timeout_seconds = c.timeout;
   o.job.fsync = c.fsync;
+  o.retries = c.retries;
   o.command = std::move(command);
   return o;
 }

@@ -31,6 +31,7 @@ struct Common {
   std::string retry_failed;
   bool no_isolation = false;
   bool fsync = false;
+  int retries = 0;
   std::string on_done;  // a command line, split into an argv
   std::vector<std::string> inputs;
 };

@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "core/result_feed.hpp"
 #include "core/signals.hpp"
@@ -17,6 +19,19 @@ namespace mediabatch {
 
 void ResultFeed::operator()(Result&& r) {
   if (r.command.empty()) r.command = command_;
+  r.attempts = attempt_;
+  if (r.status == Status::failed && r.transient && attempt_ <= retries_) {
+    held_.push_back(std::move(r));
+    return;
+  }
+  report(std::move(r));
+}
+
+void ResultFeed::release_held() {
+  for (Result& r : take_held()) report(std::move(r));
+}
+
+void ResultFeed::report(Result&& r) {
   (r.cancelled                  ? outcome_.interrupted_jobs
    : r.status == Status::ok     ? outcome_.ok
    : r.status == Status::failed ? outcome_.failed
@@ -87,8 +102,8 @@ BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>&
   const bool keep_outputs =
       std::any_of(encoders_.begin(), encoders_.end(), [](const Encoder* e) { return e->wants_outputs(); });
   ResultFeed feed(sinks, options_.command, keep_outputs, outcome);
-  const bool supervised = options_.isolate && !encoders_.empty();
-  if (supervised) {
+  feed.hold_retries(options_.retries, 1);
+  if (supervised()) {
     outcome.not_started = run_supervised(jobs_, options_, feed, stop);
   } else {
     std::unique_ptr<JobSource> planned;
@@ -98,6 +113,7 @@ BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>&
         [&](Result&& r) { feed(std::move(r)); }, stop, [&] { feed.tick(); });
     outcome.not_started = totals.not_started;
   }
+  retry(feed, stop, outcome);
   jobs_ = JobList();
   source_.reset();
   outcome.interrupted = stop.load();
@@ -108,6 +124,61 @@ BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>&
     finish_encoders(feed.outputs(), stop, outcome);
   outcome.interrupted = stop.load();
   return outcome;
+}
+
+namespace {
+
+// Before attempt 2, 3, 4...: 1 s, 2 s, 4 s... (at most 30 s), for a share to come back or a
+// disk to be cleared. False when the batch is stopped or drained meanwhile.
+bool wait_before_attempt(int attempt, const std::atomic<bool>& stop) {
+  const auto wait = std::chrono::seconds(std::min(30, 1 << std::min(attempt - 2, 5)));
+  const auto until = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < until) {
+    if (stop.load() || drain_requested()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return !stop.load() && !drain_requested();
+}
+
+}  // namespace
+
+// --retries: the transient failures the feed held back run again, after every other file,
+// each pass in completion order; what is still held when the batch stops is reported as it is.
+void Batch::retry(ResultFeed& feed, std::atomic<bool>& stop, BatchOutcome& outcome) {
+  for (int attempt = 2; attempt <= options_.retries + 1; ++attempt) {
+    std::vector<Result> failed = feed.take_held();
+    if (failed.empty()) break;
+    spdlog::info("trying {} failed file{} again (attempt {})", failed.size(), failed.size() == 1 ? "" : "s", attempt);
+    if (!wait_before_attempt(attempt, stop)) {
+      for (Result& r : failed) feed(std::move(r));  // still held back; released below
+      break;
+    }
+    feed.hold_retries(options_.retries, attempt);
+    if (supervised()) {
+      std::vector<std::size_t> indexes;
+      for (const Result& r : failed) indexes.push_back(r.index);
+      outcome.not_started += run_supervised(jobs_, options_, feed, stop, &indexes);
+      continue;
+    }
+    std::vector<Job> jobs;
+    for (const Result& r : failed) {
+      if (!source_) {
+        jobs.push_back(jobs_.job(r.index));
+        continue;
+      }
+      Job again;  // exec: its input is all there is to a job
+      again.index = r.index;
+      again.input = r.input;
+      jobs.push_back(std::move(again));
+    }
+    SchedulerOptions scheduler = options_.scheduler();
+    scheduler.order = Order::completion;
+    outcome.not_started += Scheduler(scheduler)
+                               .run(std::move(jobs), [&](const Job& j) { return run_one(j, stop); },
+                                    [&](Result&& r) { feed(std::move(r)); }, stop, [&] { feed.tick(); })
+                               .not_started;
+  }
+  feed.release_held();
 }
 
 void Batch::finish_encoders(const std::vector<fs::path>& outputs, const std::atomic<bool>& stop,

@@ -28,16 +28,16 @@ int Fd::close() noexcept { return ::close(release()); }
 
 FileBytes read_whole_file(const std::string& path) {
   const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw Error("opening " + path + ": " + errno_text(errno));
+  if (!fd) throw_system_error("opening " + path, errno);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw Error("reading " + path + ": " + errno_text(errno));
+  if (::fstat(fd.get(), &st) != 0) throw_system_error("reading " + path, errno);
   FileBytes bytes;
   const auto capacity = static_cast<std::size_t>(st.st_size);
   bytes.data.reset(new std::uint8_t[capacity > 0 ? capacity : 1]);
   while (bytes.size < capacity) {
     const ssize_t n = ::read(fd.get(), bytes.data.get() + bytes.size, capacity - bytes.size);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error("reading " + path + ": " + errno_text(errno));
+    if (n < 0) throw_system_error("reading " + path, errno);
     if (n == 0) break;  // shrank while we read: the caller decodes what is there
     bytes.size += static_cast<std::size_t>(n);
   }
@@ -57,15 +57,15 @@ int write_all(int fd, const void* data, std::size_t size) noexcept {
 
 void write_whole_file(const std::string& path, const void* data, std::size_t size) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
-  if (!fd) throw Error("creating " + path + ": " + errno_text(errno));
-  if (const int error = write_all(fd.get(), data, size)) throw Error("writing " + path + ": " + errno_text(error));
-  if (fd.close() != 0) throw Error("writing " + path + ": " + errno_text(errno));
+  if (!fd) throw_system_error("creating " + path, errno);
+  if (const int error = write_all(fd.get(), data, size)) throw_system_error("writing " + path, error);
+  if (fd.close() != 0) throw_system_error("writing " + path, errno);
 }
 
 File open_file(const std::string& path, const char* mode) noexcept { return File(std::fopen(path.c_str(), mode)); }
 
 void close_file(File file, const std::string& path) {
-  if (file && std::fclose(file.release()) != 0) throw Error("closing " + path + ": " + errno_text(errno));
+  if (file && std::fclose(file.release()) != 0) throw_system_error("closing " + path, errno);
 }
 
 }  // namespace mediabatch

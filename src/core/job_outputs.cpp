@@ -57,7 +57,7 @@ namespace {
 // Flushes a file's (or a folder's) data and metadata to the disk.
 void sync_path(const fs::path& path, int flags) {
   Fd fd(::open(path.c_str(), flags | O_RDONLY | O_CLOEXEC));
-  if (!fd || ::fsync(fd.get()) != 0) throw Error("fsync " + path.string() + ": " + errno_text(errno));
+  if (!fd || ::fsync(fd.get()) != 0) throw_system_error("fsync " + path.string(), errno);
 }
 
 }  // namespace
@@ -76,11 +76,11 @@ std::uint64_t JobOutputs::commit(bool sync) {
     std::error_code ec;
     fs::rename(temps_[i], finals_[i], ec);
     if (ec) {
-      const std::string reason = "renaming to " + finals_[i].string() + ": " + ec.message();
+      const int error = ec.value();
       // None of the job's outputs stay: a re-run would take the ones left as done. (discard()
       // then finds the renamed temporaries gone, which is harmless.)
       for (std::size_t k = 0; k < i; ++k) fs::remove(finals_[k], ec);
-      throw Error(reason);
+      throw_system_error("renaming to " + finals_[i].string(), error);
     }
     cleanup::remove_temp(temps_[i]);
   }

@@ -21,6 +21,7 @@ std::string to_json_line(const Result& r) {
   j["seconds"] = std::round(r.seconds * 1e4) / 1e4;
   j["bytes_in"] = r.bytes_in;
   j["bytes_out"] = r.bytes_out;
+  j["attempts"] = r.attempts;
   if (!r.warning.empty()) j["warning"] = r.warning;
   if (r.cancelled) j["interrupted"] = true;  // status stays "failed": readers of old reports
   if (!r.more_outputs.empty()) {

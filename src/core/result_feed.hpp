@@ -4,6 +4,7 @@
 // as failed), and the outputs kept for the encoders' finish() when one wants them. Main
 // thread only.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mediabatch/engine.hpp"
@@ -17,6 +18,16 @@ class ResultFeed {
 
   void operator()(Result&& r);
   void tick();
+
+  // --retries: a transient failure of a job that has not used its `retries` more attempts is
+  // held back, not reported; the results fed from now on are of attempt number `attempt`.
+  void hold_retries(int retries, int attempt) noexcept {
+    retries_ = retries;
+    attempt_ = attempt;
+  }
+  std::vector<Result> take_held() { return std::exchange(held_, {}); }
+  // Reports the results held back: when the batch stops before their next attempt.
+  void release_held();
   // The outputs of every job that is done (ok, or skipped as up to date), when kept.
   const std::vector<fs::path>& outputs() const noexcept { return outputs_; }
 
@@ -26,6 +37,10 @@ class ResultFeed {
   bool keep_outputs_;
   BatchOutcome& outcome_;
   std::vector<fs::path> outputs_;
+  int retries_ = 0, attempt_ = 1;
+  std::vector<Result> held_;
+
+  void report(Result&& r);
 };
 
 }  // namespace mediabatch

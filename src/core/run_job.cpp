@@ -50,7 +50,7 @@ Result run_job(const Job& job, const JobSettings& settings, const std::atomic<bo
   const fs::path folder = job.output.parent_path().empty() ? fs::path(".") : job.output.parent_path();
   std::error_code ec;
   fs::create_directories(folder, ec);
-  if (ec) throw Error("cannot create " + folder.string() + ": " + ec.message());
+  if (ec) throw_system_error("cannot create " + folder.string(), ec.value());
 
   JobOutputs outputs(job.output);  // removes every temporary file unless committed
   try {
@@ -60,6 +60,8 @@ Result run_job(const Job& job, const JobSettings& settings, const std::atomic<bo
     r.bytes_out = outputs.commit(settings.fsync);
   } catch (const Cancelled&) {
     throw;
+  } catch (const TransientError& e) {
+    throw TransientError(outputs.with_final_names(e.what()));
   } catch (const Error& e) {
     // A library names the file it was writing: the user knows the output, not our temporary.
     throw Error(outputs.with_final_names(e.what()));

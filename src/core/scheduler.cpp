@@ -69,7 +69,13 @@ Result run_guarded(const Job& job, const JobFn& fn, const std::atomic<bool>& sto
       r = Result{};
       r.status = Status::failed;
       r.cancelled = stop.load();
+      r.transient = !r.cancelled && timeout > 0;
       r.error = r.cancelled ? "interrupted" : timeout > 0 ? "timed out after " + seconds_text(timeout) + " s" : e.what();
+    } catch (const TransientError& e) {
+      r = Result{};
+      r.status = Status::failed;
+      r.transient = true;
+      r.error = e.what();
     } catch (const std::exception& e) {
       r = Result{};
       r.status = Status::failed;

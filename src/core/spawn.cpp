@@ -219,6 +219,7 @@ Result run_program(const std::vector<std::string>& argv, const std::atomic<bool>
   if (ending == Ending::timed_out) {
     r.status = Status::failed;
     r.error = "timed out after " + seconds_text(limits.timeout_seconds) + " s";
+    r.transient = true;
     return r;
   }
   if (WIFEXITED(status)) {
@@ -230,6 +231,8 @@ Result run_program(const std::vector<std::string>& argv, const std::atomic<bool>
     r.status = Status::failed;
     r.error = "killed by " + signal_text(WTERMSIG(status));
   }
+  // As GNU parallel's --retries: a command that failed may succeed when run again.
+  r.transient = r.status == Status::failed;
   return r;
 }
 

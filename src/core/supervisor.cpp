@@ -289,14 +289,18 @@ Result crashed_result(const Job& job, const std::string& reason) {
 }  // namespace
 
 std::size_t run_supervised(const JobList& jobs, const BatchOptions& options, ResultFeed& feed,
-                           std::atomic<bool>& stop) {
+                           std::atomic<bool>& stop, const std::vector<std::size_t>* only) {
   const SignalWatcher::Pause no_thread_while_forking;
-  Emitter emit(options.order, feed);
+  Emitter emit(only ? Order::completion : options.order, feed);
   SignalFd signals(stop);
   JobSet pending(jobs.size());
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    if (jobs.preset(i)) emit.emit(preset_result(jobs.job(i)));
-    else pending.insert(i);
+  if (only) {
+    for (std::size_t i : *only) pending.insert(i);
+  } else {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (jobs.preset(i)) emit.emit(preset_result(jobs.job(i)));
+      else pending.insert(i);
+    }
   }
   JobSet reported(jobs.size());
   std::set<std::size_t> redo;  // every suspect: it may have written its output before the crash

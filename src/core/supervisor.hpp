@@ -13,9 +13,10 @@
 
 namespace mediabatch {
 
-// Runs `jobs` (presets are reported here) in supervised worker processes, streaming every result to `feed` in options.order. Returns how many
-// jobs were not started (when `stop` turned true). Main thread only.
+// Runs `jobs` (presets are reported here) in supervised worker processes, streaming every
+// result to `feed` in options.order; with `only`, just those jobs (not presets). Returns how
+// many jobs were not started (when `stop` turned true or the batch was drained). Main thread only.
 std::size_t run_supervised(const JobList& jobs, const BatchOptions& options, ResultFeed& feed,
-                           std::atomic<bool>& stop);
+                           std::atomic<bool>& stop, const std::vector<std::size_t>* only = nullptr);
 
 }  // namespace mediabatch

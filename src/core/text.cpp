@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cerrno>
 #include <system_error>
+
+#include "mediabatch/errors.hpp"
 
 namespace mediabatch {
 
@@ -103,5 +106,20 @@ std::string megapixels_text(std::uint64_t pixels) {
 std::string seconds_text(double seconds) { return number_text("%g", seconds); }
 
 std::string media_time_text(double seconds) { return number_text("%.3f s", seconds); }
+
+}  // namespace mediabatch
+
+namespace mediabatch {
+
+bool is_transient_errno(int error) noexcept {
+  return error == EIO || error == ENOSPC || error == ESTALE || error == ETIMEDOUT || error == EAGAIN ||
+         error == ENOTCONN;
+}
+
+void throw_system_error(const std::string& what, int error) {
+  const std::string message = what + ": " + errno_text(error);
+  if (is_transient_errno(error)) throw TransientError(message);
+  throw Error(message);
+}
 
 }  // namespace mediabatch

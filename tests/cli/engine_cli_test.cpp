@@ -399,3 +399,57 @@ TEST(EngineCli, FsyncFlushesEachOutputAndItsFolder) {
   EXPECT_EQ(fsyncs({"--fsync"}), 3u + 3u);  // three files, and their folder once per job
   EXPECT_EQ(files_in(dir / "out").size(), 3u);
 }
+
+// --retries: a transient failure (an I/O error) runs again after the others, with a short
+// wait, until it succeeds or the attempts are used up; a plain failure runs once; the report
+// says how many attempts each took and holds one record per file.
+TEST(EngineCli, RetriesTryTransientFailuresAgain) {
+  for (const bool isolated : {true, false}) {
+    mbtest::TempDir dir;
+    fs::create_directories(dir / "in");
+    mbtest::write_file(dir / "in/flaky.fk", "FAKE\neio_times 2 " + (dir / "count").string() + "\n");
+    mbtest::write_file(dir / "in/broken.fk", "FAKE\nfail not decodable\n");
+    mbtest::write_file(dir / "in/fine.fk", "FAKE\n");
+    const fs::path report = dir / "r.jsonl";
+    std::vector<std::string> args{"fake", "--retries", "3", "--report", report.string(), "-o", (dir / "out").string()};
+    if (!isolated) args.push_back("--no-isolation");
+    args.push_back((dir / "in").string());
+    auto r = fake_mediabatch(args);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    std::map<std::string, nlohmann::json> records;
+    std::istringstream lines(mbtest::read_file(report));
+    for (std::string line; std::getline(lines, line);) {
+      const auto j = nlohmann::json::parse(line);
+      records[fs::path(j["input"].get<std::string>()).filename().string()] = j;
+    }
+    ASSERT_EQ(records.size(), 3u) << mbtest::read_file(report);
+    EXPECT_EQ(records["flaky.fk"]["status"], "ok") << records["flaky.fk"];
+    EXPECT_EQ(records["flaky.fk"]["attempts"], 3);
+    EXPECT_EQ(records["broken.fk"]["status"], "failed");
+    EXPECT_EQ(records["broken.fk"]["attempts"], 1);
+    EXPECT_EQ(records["fine.fk"]["attempts"], 1);
+    EXPECT_EQ(mbtest::read_file(dir / "count"), "xxx");
+    EXPECT_TRUE(fs::exists(dir / "out/flaky.out"));
+
+    // Out of attempts: the last failure is the file's result.
+    fs::remove(dir / "count");
+    args[2] = "1";
+    args.insert(args.begin() + 1, "--force");
+    r = fake_mediabatch(args);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.out.find("flaky.fk: reading"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Input/output error"), std::string::npos) << r.out;
+    EXPECT_EQ(mbtest::read_file(dir / "count"), "xx");
+  }
+}
+
+// exec: any failure is worth another attempt, as with GNU parallel's --retries.
+TEST(EngineCli, ExecRetriesAFailingCommand) {
+  mbtest::TempDir dir;
+  const std::string script = "echo x >> \"$0\"; test $(wc -l < \"$0\") -ge 3";
+  auto r = mbtest::mediabatch({"exec", "--retries", "5", "--report", (dir / "r.jsonl").string(), "--", "sh", "-c",
+                               script, "{}"},
+                              (dir / "tries").string() + "\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(mbtest::read_file(dir / "r.jsonl"))["attempts"], 3);
+}

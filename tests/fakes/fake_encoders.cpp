@@ -1,5 +1,6 @@
 #include "fakes/fake_encoders.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -82,6 +83,13 @@ class FakeEncoder : public Encoder {
         std::string name;
         words >> name;
         std::ofstream(ctx.add_output(ctx.output().parent_path() / name)) << "extra";
+      } else if (op == "eio_times") {  // an I/O error the first N attempts (counted in FILE)
+        int times = 0;
+        std::string counter;
+        words >> times >> counter;
+        const std::string before = fs::exists(counter) ? slurp(counter) : std::string();
+        std::ofstream(counter) << before << 'x';
+        if (static_cast<int>(before.size()) < times) throw_system_error("reading " + ctx.input().string(), EIO);
       } else if (op == "fail_naming_temp") {  // as a library reports the file it was writing
         throw Error("writing " + ctx.temp_output().string() + ": No space left on device");
       } else if (op == "skip") {

@@ -31,19 +31,19 @@ const FLAC__IOCallbacks IoFile::callbacks = {
 
 IoFile IoFile::open(const std::filesystem::path& path, const char* mode, const std::string& what) {
   File file = open_file(path.string(), mode);
-  if (!file) throw Error(what + ": " + errno_text(errno));
+  if (!file) throw_system_error(what, errno);
   return IoFile(std::move(file));
 }
 
 IoFile IoFile::create_new(const std::filesystem::path& path, mode_t perms, const std::string& what) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!fd) throw Error(what + ": " + errno_text(errno));
+  if (!fd) throw_system_error(what, errno);
   File file;
   if (::fchmod(fd.get(), perms) == 0) file.reset(::fdopen(fd.get(), "wb"));
   if (!file) {
     const int error = errno;
     ::unlink(path.c_str());  // ours: O_EXCL created it
-    throw Error(what + ": " + errno_text(error));
+    throw_system_error(what, error);
   }
   fd.release();  // the FILE owns it now
   return IoFile(std::move(file));
@@ -93,7 +93,7 @@ void IoFile::close(const std::string& what) {
   // The last buffered bytes are written here; NFS and quotas report errors here too.
   errno = 0;
   if (file_ && std::fclose(file_.release()) != 0) fail();
-  if (error_ != 0) throw Error(what + ": " + errno_text(error_));
+  if (error_ != 0) throw_system_error(what, error_);
 }
 
 std::string IoFile::reason(const char* library_status) const {
