@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mediabatch/disk_guard.hpp"
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/exec.hpp"
 #include "mediabatch/job.hpp"
@@ -60,6 +61,8 @@ struct BatchOptions {
   // Attempts after the first for a job that failed for a transient reason (Result::transient),
   // made after every other job.
   int retries = 0;
+  // --min-free: no job starts while a filesystem written to is short of free space. Null: none.
+  std::shared_ptr<DiskGuard> disk_guard;
 
   // The scheduler's part of these settings.
   SchedulerOptions scheduler() const {
@@ -68,6 +71,8 @@ struct BatchOptions {
     s.order = order;
     s.largest_first = largest_first;
     s.timeout_seconds = job.timeout_seconds;
+    // A preset job writes nothing: it need not wait.
+    if (disk_guard) s.may_start = [guard = disk_guard](const Job& j) { return j.preset || guard->enough_space(); };
     return s;
   }
 };
@@ -95,6 +100,7 @@ class Batch {
   std::size_t size() const noexcept { return count_; }
   // The planned encoder jobs (empty for exec, and once run).
   const JobList& jobs() const noexcept { return jobs_; }
+  const BatchOptions& options() const noexcept { return options_; }
 
   // Runs every job (on the scheduler, or in supervised worker processes), streams each result
   // to every sink, then (unless interrupted) calls each encoder's finish(). Runs once.

@@ -22,6 +22,9 @@ struct SchedulerOptions {
   std::size_t window = 0;         // jobs started but not yet reported; 0 = 4 per slot
   double timeout_seconds = 0;     // per job, 0 = none (reported in the reason)
   std::chrono::milliseconds tick{250};  // how often on_tick runs while waiting
+  // Whether the next job may start now (--min-free); while not, nothing starts and it is asked
+  // again at each tick. Empty: always.
+  std::function<bool(const Job&)> may_start;
 };
 
 struct RunTotals {

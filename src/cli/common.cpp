@@ -43,6 +43,10 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
     cmd.add_option("-o,--output-dir", c.output_dir,
                    "Write outputs under DIR, mirroring each input's path below its directory argument")->take_last();
     cmd.add_flag("--force", c.force, "Convert even when the output exists and is newer than the input");
+    cmd.add_option("--min-free", c.min_free,
+                   "Start no file while the output filesystem has less free space than SIZE (500M, 2G; 0: off; "
+                   "auto: 1G or 2% of the filesystem, whichever is smaller)")
+        ->capture_default_str()->take_last();
     cmd.add_flag("--fsync", c.fsync, "Flush each output and its folder to the disk before the file is reported ok");
     cmd.add_flag("--no-isolation", c.no_isolation,
                  "Run the encoders in this process, unsupervised: a file that crashes a library ends the batch");
@@ -165,6 +169,7 @@ int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop)
                                            : ProgressMode::automatic;
   std::optional<ReportLog> report;
   if (!c.report.empty()) report.emplace(c.report);
+  copts.disk_guard = batch.options().disk_guard;
   Console console(copts, batch.size());
   std::vector<BatchSink*> sinks;
   if (report) sinks.push_back(&*report);

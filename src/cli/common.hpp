@@ -32,6 +32,7 @@ struct Common {
   bool no_isolation = false;
   bool fsync = false;
   int retries = 0;
+  std::string min_free = "auto";
   std::string on_done;  // a command line, split into an argv
   std::vector<std::string> inputs;
 };

@@ -74,8 +74,9 @@ void Console::draw_progress(bool force) {
   std::size_t done = ok_ + failed_ + skipped_ + interrupted_;
   double elapsed = std::chrono::duration<double>(now - start_).count();
   std::string eta = done > 0 && done < total_ ? clock_text(elapsed / done * (total_ - done)) : "-";
-  std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, elapsed %s, ETA %s", done, total_, failed_,
-               clock_text(elapsed).c_str(), eta.c_str());
+  const std::string note = options_.disk_guard ? options_.disk_guard->waiting_note() : std::string();
+  std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, elapsed %s, ETA %s%s%s", done, total_, failed_,
+               clock_text(elapsed).c_str(), eta.c_str(), note.empty() ? "" : "; ", note.c_str());
   std::fflush(stderr);
   progress_shown_ = true;
 }

@@ -3,6 +3,7 @@
 // and the summary. Main thread only.
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "mediabatch/engine.hpp"
@@ -15,6 +16,7 @@ struct ConsoleOptions {
   bool exec = false;   // exec: print the commands' output; no status line for ok files
   bool quiet = false;  // only failures, no summary
   ProgressMode progress = ProgressMode::automatic;
+  std::shared_ptr<DiskGuard> disk_guard;  // --min-free: its note goes on the progress line
 };
 
 class Console final : public BatchSink {

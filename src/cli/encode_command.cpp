@@ -6,6 +6,23 @@
 
 namespace mediabatch::cli {
 
+namespace {
+
+// Where the batch writes, for --min-free: the output folder, or when converting in place the
+// folders of the inputs named (the working folder for a list on stdin).
+std::vector<fs::path> output_folders(const Common& c) {
+  if (!c.output_dir.empty()) return {fs::path(c.output_dir)};
+  std::vector<fs::path> folders;
+  for (const std::string& in : c.inputs) {
+    std::error_code ec;
+    folders.push_back(fs::is_directory(in, ec) ? fs::path(in) : fs::path(in).parent_path());
+  }
+  if (folders.empty()) folders.emplace_back(".");
+  return folders;
+}
+
+}  // namespace
+
 int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const std::string& command,
                  std::atomic<bool>& stop) {
   for (Encoder* e : encoders) e->validate();
@@ -19,6 +36,7 @@ int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const s
   JobList jobs = plan_encoder_jobs([&](Input& in) { return inputs.next(in); }, candidates, po);
   BatchOptions options = batch_options(c, command);
   options.isolate = !c.no_isolation;
+  options.disk_guard = std::make_shared<DiskGuard>(parse_free_space(c.min_free), output_folders(c));
   Batch batch(std::move(jobs), encoders, std::move(options));
   if (c.dry_run) {
     for (std::size_t i = 0; i < batch.jobs().size(); ++i) {

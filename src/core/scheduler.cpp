@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/signals.hpp"
@@ -240,11 +241,19 @@ RunTotals Scheduler::run(JobSource& source, const JobFn& fn, const ResultSink& s
     sink(std::move(d.result));
   };
 
+  std::optional<Job> waiting;  // next in line, held while options_.may_start says no
   for (;;) {
     while (!stop.load() && !drain_requested() && !exhausted && in_flight < window) {
       Job job;
-      if (!jobs.next(job)) {
+      if (waiting) {
+        job = std::move(*waiting);
+        waiting.reset();
+      } else if (!jobs.next(job)) {
         exhausted = true;
+        break;
+      }
+      if (options_.may_start && !options_.may_start(job)) {
+        waiting = std::move(job);
         break;
       }
       ++submitted;
@@ -254,7 +263,8 @@ RunTotals Scheduler::run(JobSource& source, const JobFn& fn, const ResultSink& s
       tbb_handoff_release(&ready);
       arena.enqueue(task);
     }
-    if (in_flight == 0) break;
+    const bool may_wait = waiting && !stop.load() && !drain_requested();
+    if (in_flight == 0 && !may_wait) break;
 
     Done d;
     if (!queue.pop(d, options_.tick)) {
@@ -275,6 +285,7 @@ RunTotals Scheduler::run(JobSource& source, const JobFn& fn, const ResultSink& s
     }
   }
   totals.started = submitted - totals.not_started;
+  if (waiting) ++totals.not_started;
   for (Job rest; !exhausted && jobs.next(rest);) ++totals.not_started;
   return totals;
 }

@@ -2,10 +2,13 @@
 // (build/tests/mediabatch_fake): outputs, skipping, conflicts, failures, Ctrl-C, kill -9.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -452,4 +455,45 @@ TEST(EngineCli, ExecRetriesAFailingCommand) {
                               (dir / "tries").string() + "\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(mbtest::read_file(dir / "r.jsonl"))["attempts"], 3);
+}
+
+// --min-free: on a small tmpfs (tests run as root, as CI does), no file starts while the disk
+// is nearly full and the progress line says why; when space returns the batch goes on; Ctrl-C
+// still ends a batch that waits.
+TEST(EngineCli, MinFreeWaitsForDiskSpaceAndGoesOnWhenItReturns) {
+  mbtest::TempDir dir;
+  const fs::path disk = dir / "disk";
+  fs::create_directories(disk);
+  ASSERT_EQ(::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=4m"), 0)
+      << "mount -t tmpfs: " << std::strerror(errno) << " (this test needs root)";
+  struct Unmount {
+    fs::path at;
+    ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+  } unmount{disk};
+  mbtest::write_file(disk / "filler", std::string(3 << 20, 'x'));  // 1 MB left, 2 MB asked
+  fs::create_directories(dir / "in");
+  for (int i = 0; i < 3; ++i) mbtest::write_file(dir / ("in/w" + std::to_string(i) + ".fk"), "FAKE\n");
+  for (const int ending : {0, SIGINT}) {
+    const pid_t pid = mbtest::start({MEDIABATCH_FAKE_BINARY, "fake", "--progress", "--min-free", "2M", "-o",
+                                     (disk / "out").string(), (dir / "in").string()},
+                                    dir / "stdout", dir / "stderr");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_FALSE(fs::exists(disk / "out/w0.out"));
+    const std::string err = mbtest::read_file(dir / "stderr");
+    EXPECT_NE(err.find("waiting for disk space: 1.0 MB free on " + disk.string() + ", 2.0 MB needed"),
+              std::string::npos) << err;
+    if (ending == SIGINT) {
+      ::kill(pid, SIGINT);
+      EXPECT_EQ(mbtest::wait_for(pid), 130);
+      EXPECT_NE(mbtest::read_file(dir / "stderr").find("0 ok, 0 failed, 0 skipped, 0 interrupted, 3 not started"),
+                std::string::npos) << mbtest::read_file(dir / "stderr");
+      continue;
+    }
+    fs::remove(disk / "filler");
+    EXPECT_EQ(mbtest::wait_for(pid), 0) << mbtest::read_file(dir / "stderr");
+    EXPECT_EQ(files_in(disk / "out").size(), 3u);
+    mbtest::write_file(disk / "filler", std::string(3 << 20, 'x'));
+    fs::remove_all(disk / "out");
+  }
+  EXPECT_EQ(fake_mediabatch({"fake", "--min-free", "lots", (dir / "in").string()}).exit_code, 2);
 }
