@@ -56,6 +56,12 @@ void remove_worker(pid_t pid) {
   state().workers.erase(pid);
 }
 
+void signal_all(int sig) noexcept {
+  std::lock_guard lock(state().mutex);
+  for (pid_t g : state().groups) ::kill(-g, sig);
+  for (pid_t w : state().workers) ::kill(w, sig);
+}
+
 void emergency() noexcept {
   // Hold the lock until the process exits: no task can register or rename meanwhile.
   state().mutex.lock();

@@ -15,6 +15,8 @@ void remove_group(pid_t pgid);
 // it removes its temporary files) and waited for, briefly, before this process exits.
 void add_worker(pid_t pid);
 void remove_worker(pid_t pid);
+// Sends `sig` to every recorded process group and worker (SIGSTOP and SIGCONT for Ctrl-Z).
+void signal_all(int sig) noexcept;
 // Kills every recorded process group and unlinks every recorded temp file. Called from the
 // signal thread just before _exit; takes the lock, so it never runs beside add/remove.
 void emergency() noexcept;

@@ -26,6 +26,9 @@ sigset_t batch_signals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGTSTP);
+  // Blocked, SIGCONT still continues the process; pause_all() waits for it to know when.
+  sigaddset(&set, SIGCONT);
   return set;
 }
 
@@ -35,8 +38,29 @@ sigset_t batch_signals() {
   ::_exit(interrupted_exit_code());
 }
 
+// Ctrl-Z: exec's commands run in process groups of their own, which the terminal's SIGTSTP
+// does not reach; they are stopped with this process, and continued with it.
+void pause_all() {
+  sigset_t cont;
+  sigemptyset(&cont);
+  sigaddset(&cont, SIGCONT);
+  const timespec now{0, 0};
+  while (sigtimedwait(&cont, nullptr, &now) == SIGCONT) {  // an old one must not end the pause
+  }
+  cleanup::signal_all(SIGSTOP);
+  ::kill(::getpid(), SIGSTOP);
+  // kill() returns before the process stops; the SIGCONT that continues it (fg, bg, kill
+  // -CONT) is the one to wait for.
+  int sig = 0;
+  while (sigwait(&cont, &sig) != 0) {
+  }
+  cleanup::signal_all(SIGCONT);
+}
+
 void take(int sig, std::atomic<bool>& stop) {
   if (sig == SIGUSR1) return request_drain();
+  if (sig == SIGTSTP) return pause_all();
+  if (sig == SIGCONT) return;
   int none = 0;
   const bool first = first_signal.compare_exchange_strong(none, sig);
   if (!batch_running.load()) exit_at_once("\nmediabatch: interrupted before any file was converted\n");

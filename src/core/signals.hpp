@@ -9,7 +9,9 @@
 // stop flag, and a second ends the process at once: commands killed, temporary files
 // removed. Either way the exit code is 128 + the first signal's number. SIGPIPE is ignored: a closed
 // stdout is an EPIPE error for whoever writes to it, not the end of the batch. SIGUSR1, taken
-// the same way, drains the batch instead: no file starts after it, the running ones finish.
+// the same way, drains the batch instead: no file starts after it, the running ones finish;
+// SIGTSTP (Ctrl-Z) stops the process with exec's commands and the workers, SIGCONT continues
+// them all.
 #include <atomic>
 #include <thread>
 

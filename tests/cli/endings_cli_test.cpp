@@ -189,6 +189,36 @@ TEST(EndingsCli, Sigusr1DrainsExecLettingRunningCommandsFinish) {
   EXPECT_FALSE(fs::exists(dir / "e2.started"));
 }
 
+// The state letter of /proc/PID/stat: R, S, T (stopped), Z...
+char process_state(pid_t pid) {
+  const std::string stat = mbtest::read_file("/proc/" + std::to_string(pid) + "/stat");
+  const auto paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
+}
+
+// Ctrl-Z (SIGTSTP) stops mediabatch and exec's commands, which run in process groups of their
+// own that the terminal's signal does not reach; SIGCONT continues them all and the batch ends
+// as usual.
+TEST(EndingsCli, SigtstpPausesExecCommandsAndSigcontResumesThem) {
+  mbtest::TempDir dir;
+  const std::string script = "echo $$ > \"$0.pid\"; sleep 1; touch \"$0.done\"";
+  const pid_t pid = mbtest::start({MEDIABATCH_BINARY, "exec", "-j", "2", (dir / "a").string(), (dir / "b").string(),
+                                   "--", "sh", "-c", script, "{}"},
+                                  dir / "stdout", dir / "stderr");
+  wait_until([&] { return fs::exists(dir / "a.pid") && fs::exists(dir / "b.pid"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the pid file is written before sleep
+  const pid_t a = std::stoi(mbtest::read_file(dir / "a.pid"));
+  ::kill(pid, SIGTSTP);
+  wait_until([&] { return process_state(pid) == 'T' && process_state(a) == 'T'; }, 5);
+  EXPECT_EQ(process_state(pid), 'T');
+  EXPECT_EQ(process_state(a), 'T');
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // longer than the command's sleep
+  EXPECT_FALSE(fs::exists(dir / "a.done"));
+  ::kill(pid, SIGCONT);
+  EXPECT_EQ(exit_within(pid, 10), 0) << mbtest::read_file(dir / "stderr");
+  EXPECT_TRUE(fs::exists(dir / "a.done") && fs::exists(dir / "b.done"));
+}
+
 // A SIGKILLed mediabatch cannot clean up; its commands must still not run on without it.
 TEST(EndingsCli, ExecCommandsDieWithAKilledMediabatch) {
   mbtest::TempDir dir;
