@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "cli/app.hpp"
 #include "cli/console.hpp"
@@ -170,6 +171,12 @@ int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop)
   std::optional<ReportLog> report;
   if (!c.report.empty()) report.emplace(c.report);
   copts.disk_guard = batch.options().disk_guard;
+  if (batch.jobs().size() > 0) {
+    const BatchOptions& o = batch.options();
+    const auto order = batch.jobs().source(o.order == Order::completion && o.largest_first);
+    for (Job j; order->next(j);) copts.sizes_in_start_order.push_back(j.size);
+    copts.slots = o.slots > 0 ? o.slots : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
   Console console(copts, batch.size());
   std::vector<BatchSink*> sinks;
   if (report) sinks.push_back(&*report);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 
 #include "mediabatch/text.hpp"
 
@@ -27,6 +28,17 @@ std::string clock_text(double seconds) {
   if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
   else std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
   return buf;
+}
+
+// "1:23 (at 14:05)": the time left and the wall-clock time the batch should end.
+std::string eta_text(double seconds) {
+  if (seconds < 0) return "-";
+  const std::time_t at = std::time(nullptr) + static_cast<std::time_t>(seconds + 0.5);
+  std::tm local{};
+  localtime_r(&at, &local);
+  char clock[16];
+  std::strftime(clock, sizeof clock, "%H:%M", &local);
+  return clock_text(seconds) + " (at " + clock + ")";
 }
 
 // A stream whose reader went away (`mediabatch ... | head -n 1`: EPIPE, SIGPIPE being ignored)
@@ -56,6 +68,8 @@ Console::Console(ConsoleOptions options, std::size_t total)
     : options_(options), total_(total), start_(std::chrono::steady_clock::now()), cpu_start_(cpu_seconds()) {
   progress_on_ = options_.progress == ProgressMode::always ||
                  (options_.progress == ProgressMode::automatic && ::isatty(STDERR_FILENO) && !options_.quiet);
+  if (!options_.sizes_in_start_order.empty()) estimate_.emplace(options_.sizes_in_start_order, options_.slots);
+  options_.sizes_in_start_order = {};
 }
 
 void Console::clear_progress() {
@@ -73,7 +87,7 @@ void Console::draw_progress(bool force) {
   last_draw_ = now;
   std::size_t done = ok_ + failed_ + skipped_ + interrupted_;
   double elapsed = std::chrono::duration<double>(now - start_).count();
-  std::string eta = done > 0 && done < total_ ? clock_text(elapsed / done * (total_ - done)) : "-";
+  const std::string eta = done < total_ ? eta_text(remaining_seconds(done, elapsed)) : "-";
   const std::string note = options_.disk_guard ? options_.disk_guard->waiting_note() : std::string();
   std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, elapsed %s, ETA %s%s%s", done, total_, failed_,
                clock_text(elapsed).c_str(), eta.c_str(), note.empty() ? "" : "; ", note.c_str());
@@ -83,7 +97,17 @@ void Console::draw_progress(bool force) {
 
 void Console::tick() { draw_progress(true); }
 
+double Console::remaining_seconds(std::size_t done, double elapsed) const {
+  if (estimate_) return estimate_->remaining(elapsed);
+  return done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : -1;
+}
+
 void Console::result(const Result& r) {
+  if (estimate_) {
+    const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const bool converted = r.status == Status::ok;
+    estimate_->finished(r.bytes_in, r.seconds, converted, now);
+  }
   if (r.cancelled) ++interrupted_;
   else if (r.status == Status::ok) ++ok_;
   else if (r.status == Status::failed) ++failed_;

@@ -3,10 +3,14 @@
 // and the summary. Main thread only.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "mediabatch/engine.hpp"
+#include "mediabatch/eta.hpp"
 
 namespace mediabatch::cli {
 
@@ -17,6 +21,10 @@ struct ConsoleOptions {
   bool quiet = false;  // only failures, no summary
   ProgressMode progress = ProgressMode::automatic;
   std::shared_ptr<DiskGuard> disk_guard;  // --min-free: its note goes on the progress line
+  // The jobs' bytes in the order they start, and the slots, for an ETA by work; empty (exec,
+  // whose jobs are made as they are needed): the ETA goes by count.
+  std::vector<std::uint64_t> sizes_in_start_order;
+  int slots = 1;
 };
 
 class Console final : public BatchSink {
@@ -39,6 +47,8 @@ class Console final : public BatchSink {
  private:
   void clear_progress();
   void draw_progress(bool force);
+  // By work when the sizes are known, else by count; negative when not known yet.
+  double remaining_seconds(std::size_t done, double elapsed) const;
 
   ConsoleOptions options_;
   bool progress_on_;
@@ -48,6 +58,7 @@ class Console final : public BatchSink {
   std::chrono::steady_clock::time_point start_;
   double cpu_start_;
   bool progress_shown_ = false;
+  std::optional<WorkEstimate> estimate_;
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
