@@ -34,8 +34,15 @@ class WorkEstimate {
   std::deque<std::uint64_t> pending_;  // not started, in start order
   std::vector<Running> running_;
   std::size_t slots_;
-  // Sums for the least-squares line seconds = a + b * bytes over the converted files.
-  double n_ = 0, sx_ = 0, sy_ = 0, sxx_ = 0, sxy_ = 0;
+  // Sums for the least-squares line seconds = a + b * bytes over converted files.
+  struct Fit {
+    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    void add(double x, double y) noexcept;
+    double cost(double x) const noexcept;
+  };
+  // The first file converted pays the batch's start-up (the encoder module loaded, a
+  // library's tables built): it counts only until others have been converted.
+  Fit warm_up_, steady_;
 };
 
 }  // namespace mediabatch

@@ -30,33 +30,39 @@ void WorkEstimate::finished(std::uint64_t bytes, double seconds, bool converted,
     pending_.pop_front();
   }
   if (!converted || seconds <= 0) return;
-  const double x = static_cast<double>(bytes);
-  n_ += 1;
-  sx_ += x;
-  sy_ += seconds;
-  sxx_ += x * x;
-  sxy_ += x * seconds;
+  (warm_up_.n == 0 ? warm_up_ : steady_).add(static_cast<double>(bytes), seconds);
 }
 
-double WorkEstimate::cost(std::uint64_t bytes) const {
-  const double x = static_cast<double>(bytes);
-  const double spread = n_ * sxx_ - sx_ * sx_;
+void WorkEstimate::Fit::add(double x, double y) noexcept {
+  n += 1;
+  sx += x;
+  sy += y;
+  sxx += x * x;
+  sxy += x * y;
+}
+
+double WorkEstimate::Fit::cost(double x) const noexcept {
+  const double spread = n * sxx - sx * sx;
   // One size seen so far: a line through the origin and the mean.
-  if (n_ < 2 || spread <= 1e-9 * sxx_ * n_) return sx_ > 0 ? sy_ / sx_ * x : sy_ / n_;
-  double b = (n_ * sxy_ - sx_ * sy_) / spread;
-  double a = (sy_ - b * sx_) / n_;
+  if (n < 2 || spread <= 1e-9 * sxx * n) return sx > 0 ? sy / sx * x : sy / n;
+  double b = (n * sxy - sx * sy) / spread;
+  double a = (sy - b * sx) / n;
   if (b < 0) {  // noise on files of one cost: the mean
     b = 0;
-    a = sy_ / n_;
+    a = sy / n;
   } else if (a < 0) {  // no fixed part: through the origin
     a = 0;
-    b = sxy_ / sxx_;
+    b = sxy / sxx;
   }
   return a + b * x;
 }
 
+double WorkEstimate::cost(std::uint64_t bytes) const {
+  return (steady_.n > 0 ? steady_ : warm_up_).cost(static_cast<double>(bytes));
+}
+
 double WorkEstimate::remaining(double now) const {
-  if (n_ == 0) return -1;
+  if (warm_up_.n == 0) return -1;
   // When each slot is free: after the job on it ends (one that has run longer than it should
   // is taken as about to end), then the waiting jobs in start order on the first free slot.
   std::priority_queue<double, std::vector<double>, std::greater<double>> free_at;
