@@ -100,7 +100,12 @@ class Encoder {
 
   // Whether this input is of the encoder's kind, by content (magic bytes) where possible.
   virtual bool accepts(const Probe& probe) const = 0;
-  // Why a file named on the command line was not taken ("unknown extension").
+  // Whether the file's name says it is of this encoder's kind (".jpg" for thumbs), asked of a
+  // file accepts() turned down. Such a file is broken: it fails, found by a walk or named,
+  // with reject_reason() and what its content is; a file of no kind by name or content is left
+  // out of a walk (a README.txt beside the photos) and skipped when named.
+  virtual bool claims(const Probe& /*probe*/) const { return false; }
+  // Why a file was not taken ("not a JPEG, PNG, TIFF, WebP or GIF image").
   virtual std::string reject_reason(const Probe& /*probe*/) const {
     return "not a " + std::string(name()) + " input";
   }

@@ -32,6 +32,7 @@ class ModuleEncoder final : public Encoder {
   void validate() override { real().validate(); }
   void plan(const EncoderJobs& jobs) override { real().plan(jobs); }
   bool accepts(const Probe& probe) const override { return real().accepts(probe); }
+  bool claims(const Probe& probe) const override { return real().claims(probe); }
   std::string reject_reason(const Probe& probe) const override { return real().reject_reason(probe); }
   fs::path output_name(const fs::path& input) const override { return real().output_name(input); }
   std::vector<fs::path> planned_outputs(const fs::path& input, const fs::path& output) const override {

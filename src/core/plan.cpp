@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <deque>
 #include <functional>
 #include <iterator>
@@ -14,23 +15,26 @@
 #include <thread>
 #include <system_error>
 
+#include "content_kind.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/file_io.hpp"
 #include "mediabatch/parallel.hpp"
+#include "mediabatch/text.hpp"
 
 namespace mediabatch {
 
 namespace {
 
-// O_NONBLOCK: should the file have become a FIFO since it was looked at, open() must not wait
-// for a writer.
-std::string read_head(const std::string& path) {
-  std::string head(4096, '\0');
+// The first bytes of the file, or why it cannot be read (an errno value). O_NONBLOCK: should
+// the file have become a FIFO since it was looked at, open() must not wait for a writer.
+int read_head(const std::string& path, std::string& head) {
+  head.assign(4096, '\0');
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!fd) return {};
-  ssize_t n = ::read(fd.get(), head.data(), head.size());
-  head.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return head;
+  if (!fd) return errno;
+  const ssize_t n = ::read(fd.get(), head.data(), head.size());
+  if (n < 0) return errno;
+  head.resize(static_cast<std::size_t>(n));
+  return 0;
 }
 
 std::string normal_key(const fs::path& p) {
@@ -46,6 +50,7 @@ struct Probed {
   std::uint64_t size = 0;
   std::string reject;
   bool special = false;  // not a regular file: never opened
+  bool broken = false;   // of a kind by its name but not by its content, or unreadable: fails
 };
 
 const char* special_kind(mode_t mode) {
@@ -57,7 +62,9 @@ const char* special_kind(mode_t mode) {
 }
 
 // The input's size and the first encoder that accepts it by its first bytes. Only a regular
-// file is opened: reading a FIFO would wait for a writer for ever.
+// file is opened: reading a FIFO would wait for a writer for ever. A file that an encoder
+// claims by its name (or accepts by name alone, as video does) but that is empty, unreadable or
+// of another content is broken, found by a walk or named.
 void probe_one(const Input& in, const std::vector<const Encoder*>& encoders, Probed& out) {
   if (!in.exists) return;
   struct stat st {};
@@ -67,15 +74,34 @@ void probe_one(const Input& in, const std::vector<const Encoder*>& encoders, Pro
     return;
   }
   out.size = static_cast<std::uint64_t>(st.st_size);
-  const std::string head = read_head(in.name);
+  std::string head;
+  const int error = read_head(in.name, head);
   const Probe probe{fs::path(in.name), head};
+  const auto claimer = [&]() -> const Encoder* {
+    for (const Encoder* e : encoders)
+      if (e->claims(probe) || e->accepts(probe)) return e;
+    return nullptr;
+  };
+  if (error != 0 || out.size == 0) {
+    out.reject = error != 0 ? errno_text(error) : "empty file";
+    out.broken = claimer() != nullptr || (error != 0 && in.named);
+    return;
+  }
   for (const Encoder* e : encoders) {
     if (e->accepts(probe)) {
       out.encoder = e;
       return;
     }
   }
-  out.reject = encoders.size() == 1 ? encoders[0]->reject_reason(probe) : "not a file of any known kind";
+  const std::string content = ": " + describe_content(head, out.size);
+  for (const Encoder* e : encoders) {
+    if (e->claims(probe)) {
+      out.broken = true;
+      out.reject = e->reject_reason(probe) + content;
+      return;
+    }
+  }
+  out.reject = (encoders.size() == 1 ? encoders[0]->reject_reason(probe) : "not a file of any known kind") + content;
 }
 
 // In parallel: reading heads is most of planning on a cold disk. Plain threads that take the
@@ -107,6 +133,7 @@ void add_job(const Input& in, const Probed& p, const PlanOptions& options, JobLi
   }
   const std::uint64_t in_key = key_of(in.name);
   if (in.named) keys.named.push_back(in_key);
+  if (p.broken) return jobs.add_preset(in, p.size, true, p.reject);
   if (!p.encoder) {
     if (in.named || options.report_unknown) jobs.add_preset(in, p.size, false, p.reject);
     return;

@@ -1,5 +1,6 @@
-// Tests of `mediabatch thumbs`. Inputs are made at test time with ImageMagick, ffmpeg and
-// exiftool; outputs are read back with TurboJPEG, exiftool and compared with vipsthumbnail.
+// Tests of `mediabatch thumbs`. Inputs are made at test time with ImageMagick, ffmpeg,
+// exiftool and heif-enc; outputs are read back with TurboJPEG, exiftool and compared with
+// vipsthumbnail.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -18,12 +19,15 @@ extern "C" {
 #include <nlohmann/json.hpp>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mediabatch/encoder.hpp"
@@ -705,6 +709,813 @@ TEST_F(Thumbs, TwoBombsAtOnceStayUnderAGigabyte) {
   const std::string lines = mbtest::read_file(report);
   EXPECT_NE(lines.find(over_limit("60000x60000", "3600")), std::string::npos) << lines;
   EXPECT_NE(lines.find(over_limit("65500x65500", "4290")), std::string::npos) << lines;
+}
+
+// ---- --format and --background: transparency kept in PNG and WebP, laid on a colour in JPEG --
+
+// Decodes any image with ImageMagick to 8-bit RGBA: a reader independent of our encoders.
+Pixels read_rgba(const fs::path& p) {
+  Pixels px;
+  std::istringstream size(sh("identify -format '%w %h' " + p.string()).out);
+  size >> px.width >> px.height;
+  px.channels = 4;
+  const fs::path raw = p.string() + ".rgba";
+  run_ok("convert " + p.string() + " -depth 8 rgba:" + raw.string());
+  const std::string bytes = mbtest::read_file(raw);
+  px.data.assign(bytes.begin(), bytes.end());
+  EXPECT_EQ(px.data.size(), std::size_t(px.width) * px.height * 4) << p;
+  px.data.resize(std::size_t(px.width) * px.height * 4);
+  return px;
+}
+
+// The number of bands libvips sees in the file: 2 or 4 with an alpha channel.
+std::string bands(const fs::path& p) { return sh("vipsheader -f bands " + p.string()).out; }
+
+void expect_rgba(const Pixels& px, int x, int y, int r, int g, int b, int a, int tol, const std::string& what) {
+  expect_color(px, x, y, r, g, b, tol, what);
+  EXPECT_NEAR(px.at(x, y)[3], a, 2) << what << " alpha at " << x << "," << y;
+}
+
+// 320x240: the left half opaque red; on the right, the top quarter fully transparent and the
+// bottom one lime at half opacity. In a 64x48 thumbnail the middles of these are (16,24),
+// (48,12) and (48,36); (62,1) is the transparent corner.
+fs::path transparent_pattern(const TempDir& dir) {
+  const fs::path p = dir / "pattern.png";
+  if (!fs::exists(p))
+    run_ok("convert -size 320x240 xc:none -fill red -draw 'rectangle 0,0 159,239' "
+           "-fill 'rgba(0,255,0,0.5)' -draw 'rectangle 160,120 319,239' " + p.string());
+  return p;
+}
+
+// Checks a 64x48 RGBA thumbnail of transparent_pattern() (or of a copy of it).
+void expect_pattern(const Pixels& px, int tol, const std::string& what) {
+  ASSERT_EQ(px.width, 64) << what;
+  ASSERT_EQ(px.height, 48) << what;
+  expect_rgba(px, 16, 24, 255, 0, 0, 255, tol, what + ", opaque red");
+  EXPECT_EQ(px.at(48, 12)[3], 0) << what << ", transparent quarter";
+  EXPECT_EQ(px.at(62, 1)[3], 0) << what << ", transparent corner";
+  expect_rgba(px, 48, 36, 0, 255, 0, 128, tol, what + ", lime at half opacity");
+}
+
+TEST_F(Thumbs, PngAndWebpKeepTransparency) {
+  REQUIRE_TOOL("identify");
+  REQUIRE_TOOL("vipsheader");
+  const fs::path in = transparent_pattern(dir);
+  ASSERT_EQ(sh("identify -format '%A %[channels]' " + in.string()).out, "True srgba");
+  for (const char* format : {"png", "webp"}) {
+    SCOPED_TRACE(format);
+    const Outcome o = thumb(in, {"--format", format, "--size", "64"});
+    ASSERT_TRUE(o.ok) << o.error;
+    EXPECT_EQ(o.output.filename(), std::string("pattern_thumbnail.") + format);
+    EXPECT_EQ(bands(o.output), "4\n");
+    EXPECT_EQ(sh("identify -format '%A %[channels]' " + o.output.string()).out, "True srgba");
+    // PNG is lossless; WebP is lossy in its colour, lossless in its alpha.
+    expect_pattern(read_rgba(o.output), format == std::string("png") ? 1 : 12, format);
+  }
+}
+
+TEST_F(Thumbs, WebpIsLossyAtTheQualityWithALosslessAlphaPlane) {
+  const fs::path in = transparent_pattern(dir);
+  const Outcome o = thumb(in, {"--format", "webp"});
+  ASSERT_TRUE(o.ok) << o.error;
+  const std::string bytes = mbtest::read_file(o.output);
+  ASSERT_EQ(bytes.compare(0, 4, "RIFF"), 0);
+  ASSERT_EQ(bytes.compare(8, 4, "WEBP"), 0);
+  EXPECT_NE(bytes.find("ALPH"), std::string::npos) << "an alpha chunk";
+  EXPECT_NE(bytes.find("VP8 "), std::string::npos) << "lossy (VP8), not lossless (VP8L)";
+  const fs::path noisy = dir / "noisy.png";
+  run_ok("ffmpeg -v error -f lavfi -i \"testsrc2=s=800x600,noise=alls=12:allf=t+u\" -frames:v 1 " + noisy.string());
+  const Outcome lo = thumb(noisy, {"--format", "webp", "--quality", "20"});
+  ASSERT_TRUE(lo.ok) << lo.error;
+  const auto lo_size = fs::file_size(lo.output);
+  const Outcome hi = thumb(noisy, {"--format", "webp", "--quality", "98"});
+  ASSERT_TRUE(hi.ok) << hi.error;
+  EXPECT_GT(fs::file_size(hi.output), lo_size * 2);
+}
+
+TEST_F(Thumbs, WebpWiderThanItsLimitFailsWithTheReason) {
+  // A JPEG: ImageMagick's policy.xml refuses to make or read images this wide.
+  const fs::path in = dir / "wide.jpg";
+  run_ok("ffmpeg -v error -f lavfi -i color=red:s=16400x8 -frames:v 1 " + in.string());
+  const Outcome o = thumb(in, {"--format", "webp", "--size", "20000"});
+  EXPECT_FALSE(o.ok);
+  EXPECT_EQ(o.error, "encoding WebP: the thumbnail is 16400x8, above WebP's limit of 16383 pixels a side");
+  EXPECT_FALSE(fs::exists(o.output));
+  ASSERT_TRUE(thumb(in, {"--format", "png", "--size", "20000"}).ok);
+}
+
+TEST_F(Thumbs, JpegLaysTransparencyOnTheBackground) {
+  const fs::path in = transparent_pattern(dir);
+  const struct {
+    std::vector<std::string> args;
+    int r, g, b;
+  } cases[] = {
+      {{}, 255, 255, 255},  // white by default
+      {{"--background", "black"}, 0, 0, 0},
+      {{"--background", "#FF8000"}, 255, 128, 0},
+      {{"--background", "0000ff"}, 0, 0, 255},
+      {{"--background", "Gray50"}, 127, 127, 127},
+  };
+  for (const auto& c : cases) {
+    const std::string what = c.args.empty() ? "default" : c.args[1];
+    std::vector<std::string> args{"--format", "jpg", "--size", "64"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const Outcome o = thumb(in, args);
+    ASSERT_TRUE(o.ok) << what << ": " << o.error;
+    EXPECT_EQ(o.output.filename(), "pattern_thumbnail.jpg");
+    const Pixels px = read_jpeg(o.output);  // TurboJPEG: a JPEG has no alpha channel to keep
+    ASSERT_EQ(px.width, 64);
+    ASSERT_EQ(px.height, 48);
+    expect_color(px, 16, 24, 255, 0, 0, 20, what + ", opaque red");
+    expect_color(px, 48, 12, c.r, c.g, c.b, 6, what + ", transparent quarter");
+    expect_color(px, 62, 1, c.r, c.g, c.b, 6, what + ", transparent corner");
+    expect_color(px, 48, 36, (c.r + 1) / 2, (255 + c.g + 1) / 2, (c.b + 1) / 2, 12, what + ", half lime over it");
+    // As ImageMagick reads it too.
+    const auto corner = sh("convert " + o.output.string() + " -format '%[pixel:p{1,1}] %A' info:").out;
+    EXPECT_EQ(corner.substr(corner.rfind(' ') + 1), "False") << what << ": " << corner;
+  }
+}
+
+// White on transparent black, the edge falling between output pixels. Resampled without
+// premultiplying, edge pixels would take in the black of pixels nobody sees: a dark ring
+// around a logo, in the PNG and in the JPEG laid on white.
+TEST_F(Thumbs, TransparentEdgesGetNoFringe) {
+  const fs::path in = dir / "logo.png";
+  run_ok("convert -size 317x233 xc:none -fill white -draw 'rectangle 0,0 100,232' " + in.string());
+  const Outcome png = thumb(in, {"--format", "png", "--size", "64"});
+  ASSERT_TRUE(png.ok) << png.error;
+  const Pixels px = read_rgba(png.output);
+  int partly = 0;
+  for (int y = 0; y < px.height; ++y)
+    for (int x = 0; x < px.width; ++x) {
+      const unsigned char* p = px.at(x, y);
+      if (p[3] == 0) continue;
+      partly += p[3] < 250;
+      for (int c = 0; c < 3; ++c) ASSERT_GE(p[c], 250) << "colour at " << x << "," << y << ", alpha " << int(p[3]);
+    }
+  EXPECT_GT(partly, 0) << "the edge should be partly transparent";
+  const Outcome jpg = thumb(in, {"--size", "64"});
+  ASSERT_TRUE(jpg.ok) << jpg.error;
+  const Pixels flat = read_jpeg(jpg.output);
+  for (std::size_t i = 0; i < flat.data.size(); ++i) ASSERT_GE(flat.data[i], 245) << "sample " << i;
+}
+
+// A noisy photo fading out towards its corners (a radial alpha): our PNG thumbnail against
+// vipsthumbnail's, laid on white and on black (so that colour under low alpha counts too).
+TEST_F(Thumbs, TransparentThumbnailMatchesVipsthumbnail) {
+  REQUIRE_TOOL("vipsthumbnail");  // the reference
+  const fs::path photo = dir / "photo.png", in = dir / "faded.png", ref = dir / "faded_vips.png";
+  run_ok("ffmpeg -v error -f lavfi -i \"testsrc2=s=1200x900,noise=alls=12:allf=t+u\" -frames:v 1 " + photo.string());
+  run_ok("convert " + photo.string() + " \\( -size 1200x900 radial-gradient:white-black \\) -alpha off "
+         "-compose CopyOpacity -composite " + in.string());
+  run_ok("vipsthumbnail -s 128 -o " + ref.string() + " " + in.string());
+  const Outcome o = thumb(in, {"--format", "png"});
+  ASSERT_TRUE(o.ok) << o.error;
+  const Pixels ours = read_rgba(o.output), theirs = read_rgba(ref);
+  for (int back : {255, 0}) {
+    const auto laid = [back](const Pixels& px) {
+      Pixels out = px;
+      out.channels = 3;
+      out.data.clear();
+      for (std::size_t i = 0; i + 3 < px.data.size(); i += 4)
+        for (int c = 0; c < 3; ++c)
+          out.data.push_back(static_cast<unsigned char>((px.data[i + c] * px.data[i + 3] + back * (255 - px.data[i + 3]) + 127) / 255));
+      return out;
+    };
+    const double db = psnr(laid(ours), laid(theirs));
+    EXPECT_GE(db, 35.0) << "on " << back;
+    std::printf("PSNR vs vipsthumbnail, radial alpha laid on %d: %.1f dB\n", back, db);
+  }
+}
+
+// Alpha through every colour path and ImageMagick's orientation: gray, CMYK, an embedded ICC
+// profile, a rotated TIFF.
+TEST_F(Thumbs, AlphaSurvivesGrayCmykIccAndOrientation) {
+  REQUIRE_TOOL("identify");
+  REQUIRE_TOOL("vipsheader");
+  const fs::path pattern = transparent_pattern(dir);
+
+  const fs::path gray = dir / "gray_alpha.png";
+  run_ok("convert -size 320x240 xc:none -fill gray50 -draw 'rectangle 0,0 159,239' " + gray.string());
+  ASSERT_EQ(sh("identify -format %[channels] " + gray.string()).out, "graya");
+  Outcome o = thumb(gray, {"--format", "png", "--size", "64"});
+  ASSERT_TRUE(o.ok) << o.error;
+  EXPECT_EQ(bands(o.output), "2\n") << "gray with alpha stays so";
+  Pixels px = read_rgba(o.output);
+  expect_rgba(px, 16, 24, 127, 127, 127, 255, 1, "gray");
+  EXPECT_EQ(px.at(48, 24)[3], 0);
+  o = thumb(gray, {"--size", "64"});  // on white: still a gray JPEG
+  ASSERT_TRUE(o.ok) << o.error;
+  EXPECT_EQ(read_jpeg(o.output).colorspace, TJCS_GRAY);
+  o = thumb(gray, {"--size", "64", "--background", "red"});  // on red: colour
+  ASSERT_TRUE(o.ok) << o.error;
+  px = read_jpeg(o.output);
+  expect_color(px, 16, 24, 127, 127, 127, 8, "gray on red");
+  expect_color(px, 48, 24, 255, 0, 0, 20, "red under the transparent half");
+
+  const fs::path cmyk = dir / "cmyk_alpha.tif";
+  run_ok("convert " + pattern.string() + " -colorspace CMYK " + cmyk.string());
+  ASSERT_EQ(sh("identify -format %[channels] " + cmyk.string()).out, "cmyka");
+  o = thumb(cmyk, {"--format", "png", "--size", "64"});
+  ASSERT_TRUE(o.ok) << o.error;
+  expect_pattern(read_rgba(o.output), 2, "CMYK with alpha");
+
+  const std::string icc = "/usr/share/color/icc/ghostscript/";
+  ASSERT_TRUE(fs::exists(icc + "a98.icc")) << "ghostscript's ICC profiles are not installed";
+  const fs::path a98 = dir / "a98_alpha.png";
+  run_ok("convert " + pattern.string() + " -profile " + icc + "srgb.icc -profile " + icc + "a98.icc PNG32:" +
+         a98.string());
+  ASSERT_LT(read_rgba(a98).at(80, 120)[0], 235) << "the input should hold Adobe RGB values";
+  o = thumb(a98, {"--format", "png", "--size", "64"});
+  ASSERT_TRUE(o.ok) << o.error;
+  EXPECT_TRUE(o.warnings.empty()) << o.warnings;
+  expect_pattern(read_rgba(o.output), 25, "Adobe RGB with alpha");
+
+  const fs::path rotated = dir / "rotated_alpha.tif";
+  run_ok("convert " + pattern.string() + " -rotate 270 -orient RightTop " + rotated.string());
+  o = thumb(rotated, {"--format", "webp", "--size", "64"});
+  ASSERT_TRUE(o.ok) << o.error;
+  expect_pattern(read_rgba(o.output), 12, "TIFF orientation 6 with alpha");
+}
+
+// An alpha channel opaque throughout is dropped; a JPEG input has none to keep.
+TEST_F(Thumbs, OpaqueImagesComeOutWithoutAlpha) {
+  REQUIRE_TOOL("vipsheader");
+  const fs::path opaque = dir / "opaque_alpha.png";
+  run_ok("convert " + quadrants(dir).string() + " -alpha opaque PNG32:" + opaque.string());
+  ASSERT_EQ(bands(opaque), "4\n");
+  const fs::path jpg = dir / "photo.jpg";
+  run_ok("convert " + quadrants(dir).string() + " -quality 95 " + jpg.string());
+  for (const auto& in : {opaque, jpg})
+    for (const char* format : {"png", "webp"}) {
+      const std::string what = in.filename().string() + " to " + format;
+      const Outcome o = thumb(in, {"--format", format, "--size", "64"});
+      ASSERT_TRUE(o.ok) << what << ": " << o.error;
+      EXPECT_EQ(bands(o.output), "3\n") << what;
+      const Pixels px = read_rgba(o.output);
+      ASSERT_EQ(px.width, 64) << what;
+      ASSERT_EQ(px.height, 48) << what;
+      expect_rgba(px, 16, 12, 255, 0, 0, 255, 30, what);
+      expect_rgba(px, 48, 36, 255, 255, 255, 255, 30, what);
+    }
+}
+
+TEST_F(Thumbs, OutputNamesFollowTheFormat) {
+  for (const auto& [format, name] : std::vector<std::pair<std::string, std::string>>{
+           {"jpg", "IMG_0001_thumbnail.jpg"}, {"png", "IMG_0001_thumbnail.png"}, {"WebP", "IMG_0001_thumbnail.webp"}}) {
+    mbtest::EncoderHarness h(mediabatch::make_thumbs_encoder(), {"--format", format});
+    EXPECT_EQ(h.encoder().output_name("some/dir/IMG_0001.JPG"), fs::path(name)) << format;
+  }
+}
+
+TEST_F(Thumbs, BadFormatOrBackgroundIsAUsageError) {
+  for (const char* bad : {"gif", "jpgx", ""}) {
+    auto encoder = mediabatch::make_thumbs_encoder();
+    CLI::App app{"thumbs"};
+    encoder->add_options(app);
+    std::vector<std::string> args{bad, "--format"};
+    EXPECT_THROW(app.parse(args), CLI::ParseError) << bad;
+  }
+  const auto validate = [](const std::string& background) {
+    auto encoder = mediabatch::make_thumbs_encoder();
+    CLI::App app{"thumbs"};
+    encoder->add_options(app);
+    std::vector<std::string> args{background, "--background"};
+    app.parse(args);
+    encoder->validate();
+  };
+  for (const char* bad : {"nonsense", "none", "#ff000080", "#12345", "12345g", ""})
+    EXPECT_THROW(validate(bad), mediabatch::UsageError) << bad;
+  for (const char* good : {"White", "#fff", "#FF8000", "ff8000", "gray50", "rgb(0,0,255)"})
+    EXPECT_NO_THROW(validate(good)) << good;
+
+  // As the user meets it: exit 2, the option named, nothing made.
+  const fs::path in = transparent_pattern(dir), out = dir / "out";
+  for (const auto& [option, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--format", "gif"}, {"--background", "notacolour"}}) {
+    const auto r = mbtest::mediabatch({"thumbs", "--progress", "never", option, value, "-o", out.string(), in.string()});
+    EXPECT_EQ(r.exit_code, 2) << option << "\n" << r.err;
+    EXPECT_NE(r.err.find(option), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out)) << option;
+  }
+}
+
+// ---- HEIC and AVIF: made with heif-enc, edited where heif-enc cannot write what phones do ----
+
+// An 8-bit truecolour PNG of `source` after ImageMagick's `transform`, for heif-enc. From a
+// palette PNG (ImageMagick's choice for the flat quadrants) heif-enc makes a 10-bit picture,
+// and libaom 3.6 then aborts on the AVIF (write_color_config: Assertion `subsampling_x == 1
+// && subsampling_y == 0' failed): PNG24: avoids both.
+fs::path png24(const TempDir& dir, const fs::path& source, const std::string& transform, const std::string& name) {
+  const fs::path p = dir / name;
+  run_ok("convert " + source.string() + " " + transform + " PNG24:" + p.string());
+  return p;
+}
+
+fs::path heif_enc(const TempDir& dir, const fs::path& png, const std::string& flags, const std::string& name) {
+  const fs::path p = dir / name;
+  run_ok("heif-enc " + flags + " -o " + p.string() + " " + png.string());
+  return p;
+}
+
+std::uint64_t get_be(const std::string& s, std::size_t at, int bytes) {
+  if (at + bytes > s.size()) throw std::runtime_error("HEIF edit: read past the end");
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = v << 8 | static_cast<unsigned char>(s[at + i]);
+  return v;
+}
+void put_be(std::string& s, std::size_t at, int bytes, std::uint64_t v) {
+  for (int i = bytes - 1; i >= 0; --i, v >>= 8) s[at + i] = static_cast<char>(v & 0xFF);
+}
+std::string box(const std::string& type, const std::string& payload) {
+  std::string b(4, '\0');
+  put_be(b, 0, 4, 8 + payload.size());
+  return b + type + payload;
+}
+
+struct BoxPos {
+  std::size_t at = 0, payload = 0, end = 0;  // header, payload, one past the end
+};
+
+// The first `type` box among those that fill [from, to). heif-enc writes 32-bit sizes only.
+BoxPos find_box(const std::string& f, std::size_t from, std::size_t to, const std::string& type) {
+  for (std::size_t at = from; at + 8 <= to;) {
+    const std::size_t size = get_be(f, at, 4);
+    if (size < 8 || at + size > to) break;
+    if (f.compare(at + 4, 4, type) == 0) return {at, at + 8, at + size};
+    at += size;
+  }
+  throw std::runtime_error("HEIF edit: no " + type + " box");
+}
+
+struct HeifBoxes {
+  BoxPos meta, pitm, iloc, iref, iprp, ipco, ipma;
+};
+HeifBoxes heif_boxes(const std::string& f) {
+  HeifBoxes b;
+  b.meta = find_box(f, 0, f.size(), "meta");
+  const std::size_t children = b.meta.payload + 4;  // after the FullBox version and flags
+  b.pitm = find_box(f, children, b.meta.end, "pitm");
+  b.iloc = find_box(f, children, b.meta.end, "iloc");
+  b.iprp = find_box(f, children, b.meta.end, "iprp");
+  b.ipco = find_box(f, b.iprp.payload, b.iprp.end, "ipco");
+  b.ipma = find_box(f, b.iprp.payload, b.iprp.end, "ipma");
+  try {
+    b.iref = find_box(f, children, b.meta.end, "iref");
+  } catch (const std::runtime_error&) {  // no thumbnail, no grid
+  }
+  return b;
+}
+
+std::uint32_t primary_item(const std::string& f) {
+  const BoxPos pitm = heif_boxes(f).pitm;
+  return static_cast<std::uint32_t>(get_be(f, pitm.payload + 4, f[pitm.payload] == 0 ? 2 : 4));
+}
+
+// The items that are a thumbnail of another ('thmb' references, iref version 0 as heif-enc
+// writes it).
+std::vector<std::uint32_t> thumbnail_items(const std::string& f) {
+  const BoxPos iref = heif_boxes(f).iref;
+  std::vector<std::uint32_t> out;
+  for (std::size_t at = iref.payload + 4; iref.end > 0 && at + 8 <= iref.end; at += get_be(f, at, 4))
+    if (f.compare(at + 4, 4, "thmb") == 0) out.push_back(static_cast<std::uint32_t>(get_be(f, at + 8, 2)));
+  return out;
+}
+
+// The extents of items' data in the file (iloc construction method 0) and where their
+// absolute offset is written (the base offset when there is one).
+struct Extent {
+  std::uint32_t item = 0;
+  std::uint64_t offset = 0, length = 0;
+  std::size_t offset_at = 0;
+  int offset_size = 0;
+};
+std::vector<Extent> file_extents(const std::string& f) {
+  const BoxPos iloc = heif_boxes(f).iloc;
+  std::size_t p = iloc.payload;
+  const int version = f[p];
+  const auto sizes = static_cast<unsigned char>(f[p + 4]), sizes2 = static_cast<unsigned char>(f[p + 5]);
+  const int offset_size = sizes >> 4, length_size = sizes & 15, base_size = sizes2 >> 4;
+  const int index_size = (version == 1 || version == 2) ? (sizes2 & 15) : 0, id_size = version < 2 ? 2 : 4;
+  p += 6;
+  const std::uint64_t items = get_be(f, p, id_size);
+  p += id_size;
+  std::vector<Extent> out;
+  for (std::uint64_t i = 0; i < items; ++i) {
+    const auto item = static_cast<std::uint32_t>(get_be(f, p, id_size));
+    p += id_size;
+    int method = 0;
+    if (version == 1 || version == 2) method = static_cast<int>(get_be(f, p, 2) & 15), p += 2;
+    p += 2;  // data_reference_index
+    const std::size_t base_at = p;
+    const std::uint64_t base = get_be(f, p, base_size);
+    p += base_size;
+    const std::uint64_t count = get_be(f, p, 2);
+    p += 2;
+    for (std::uint64_t e = 0; e < count; ++e) {
+      p += index_size;
+      const std::size_t offset_at = p;
+      const std::uint64_t offset = get_be(f, p, offset_size);
+      p += offset_size;
+      const std::uint64_t length = get_be(f, p, length_size);
+      p += length_size;
+      if (method == 0)
+        out.push_back(
+            {item, base + offset, length, base_size ? base_at : offset_at, base_size ? base_size : offset_size});
+    }
+  }
+  return out;
+}
+
+// Adds whole property boxes to the file's ipco and associates them, in order and as essential,
+// with each of `items`. heif-enc 1.15 writes no rotation or mirroring, exiftool 12.57 only
+// rewrites an irot that is there and GPAC's MP4Box is not in Debian 12: the tests add them to
+// heif-enc's files as a phone's camera writes them.
+std::string add_properties(std::string f, const std::vector<std::string>& properties,
+                           const std::vector<std::uint32_t>& items) {
+  const HeifBoxes b = heif_boxes(f);
+  if (b.iloc.at > b.iprp.at || b.ipco.end > b.ipma.at) throw std::runtime_error("HEIF edit: unexpected box order");
+  std::size_t count = 0;
+  for (std::size_t at = b.ipco.payload; at < b.ipco.end; at += get_be(f, at, 4)) ++count;
+  std::string added;
+  for (const auto& p : properties) added += p;
+
+  std::size_t p = b.ipma.payload;
+  const int id_size = f[p] >= 1 ? 4 : 2, index_size = (f[p + 3] & 1) ? 2 : 1;
+  const std::uint64_t entries = get_be(f, p + 4, 4);
+  std::string ipma = f.substr(b.ipma.at, 16);  // header, version and flags, entry count
+  p += 8;
+  for (std::uint64_t e = 0; e < entries; ++e) {
+    const auto id = static_cast<std::uint32_t>(get_be(f, p, id_size));
+    const auto n = static_cast<unsigned char>(f[p + id_size]);
+    std::string entry = f.substr(p, id_size + 1 + n * index_size);
+    p += entry.size();
+    if (std::find(items.begin(), items.end(), id) != items.end()) {
+      for (std::size_t k = 1; k <= properties.size(); ++k) {
+        std::string index(index_size, '\0');
+        put_be(index, 0, index_size, (index_size == 2 ? 0x8000 : 0x80) | (count + k));
+        entry += index;
+      }
+      entry[id_size] = static_cast<char>(n + properties.size());
+    }
+    ipma += entry;
+  }
+  put_be(ipma, 0, 4, ipma.size());
+
+  // The data after the meta box (mdat) moves by what the meta box grows.
+  const std::size_t grow = added.size() + ipma.size() - (b.ipma.end - b.ipma.at);
+  std::set<std::size_t> moved;
+  for (const Extent& e : file_extents(f))
+    if (e.offset >= b.meta.end && moved.insert(e.offset_at).second)
+      put_be(f, e.offset_at, e.offset_size, get_be(f, e.offset_at, e.offset_size) + grow);
+  f.replace(b.ipma.at, b.ipma.end - b.ipma.at, ipma);
+  f.insert(b.ipco.end, added);
+  put_be(f, b.ipco.at, 4, b.ipco.end - b.ipco.at + added.size());
+  put_be(f, b.iprp.at, 4, b.iprp.end - b.iprp.at + grow);
+  put_be(f, b.meta.at, 4, b.meta.end - b.meta.at + grow);
+  return f;
+}
+
+// irot: anti-clockwise rotation in quarter turns. imir: mirroring, mode 0 top to bottom, 1
+// left to right (ISO/IEC 23008-12 amendment 2 made the 2017 edition's ambiguous "axis" field
+// this "mode", as libheif, Apple and libavif read it). colr nclx: colour as H.273 code points.
+std::string irot(int quarter_turns) { return box("irot", std::string(1, static_cast<char>(quarter_turns))); }
+std::string imir(int mode) { return box("imir", std::string(1, static_cast<char>(mode))); }
+std::string nclx(int primaries, int transfer, int matrix) {
+  std::string payload = "nclx" + std::string(7, '\0');
+  put_be(payload, 4, 2, primaries);
+  put_be(payload, 6, 2, transfer);
+  put_be(payload, 8, 2, matrix);
+  payload[10] = static_cast<char>(0x80);  // full range
+  return box("colr", payload);
+}
+
+fs::path heif_with(const TempDir& dir, const fs::path& heif, const std::vector<std::string>& properties,
+                   bool on_thumbnail, const std::string& name) {
+  const std::string f = mbtest::read_file(heif);
+  std::vector<std::uint32_t> items{primary_item(f)};
+  if (on_thumbnail)
+    for (std::uint32_t t : thumbnail_items(f)) items.push_back(t);
+  const fs::path p = dir / name;
+  mbtest::write_file(p, add_properties(f, properties, items));
+  return p;
+}
+
+// Width x height of an output as ImageMagick reads it.
+std::string identify_size(const fs::path& p) { return sh("identify -format %wx%h " + p.string()).out; }
+
+class ThumbsHeif : public Thumbs {
+ protected:
+  void SetUp() override {
+    Thumbs::SetUp();
+    REQUIRE_TOOL("heif-enc");  // libheif-examples
+    REQUIRE_TOOL("heif-info");
+    REQUIRE_TOOL("identify");
+  }
+};
+
+TEST_F(ThumbsHeif, HeicAndAvifComeOutUprightWithAndWithoutAThumbnailItem) {
+  const fs::path png = png24(dir, quadrants(dir), "", "quadrants.png");
+  const struct {
+    const char* name;
+    const char* flags;
+  } cases[] = {
+      {"plain.heic", "-q 90"},
+      {"thumb.heic", "-q 90 -t 64"},
+      {"plain.avif", "-A -q 90"},
+      {"thumb.avif", "-A -q 90 -t 64"},
+  };
+  for (const auto& c : cases) {
+    const fs::path in = heif_enc(dir, png, c.flags, c.name);
+    const std::string info = sh("heif-info " + in.string()).out;
+    ASSERT_NE(info.find("image: 320x240"), std::string::npos) << info;
+    EXPECT_EQ(info.find("thumbnail: 64x48") != std::string::npos, std::string(c.flags).find("-t") != std::string::npos)
+        << info;
+    for (const char* size : {"64", "100"}) {  // 100: larger than the thumbnail item
+      const Outcome o = thumb(in, {"--size", size});
+      ASSERT_TRUE(o.ok) << c.name << ": " << o.error;
+      EXPECT_EQ(identify_size(o.output), std::string(size) == "64" ? "64x48" : "100x75") << c.name;
+      if (std::string(size) == "64") expect_upright(o.output, c.name, 20);
+      EXPECT_TRUE(o.warnings.empty()) << c.name << ": " << o.warnings;
+    }
+  }
+}
+
+TEST_F(ThumbsHeif, RecognisedByContentWhateverTheName) {
+  auto encoder = mediabatch::make_thumbs_encoder();
+  auto accepts = [&](const std::string& head) { return encoder->accepts(mediabatch::Probe{fs::path("x.jpg"), head}); };
+  auto ftyp = [](const std::string& major, const std::string& compatible) {
+    std::string b = box("ftyp", major + std::string(4, '\0') + compatible);
+    return b + box("meta", std::string(4, '\0'));
+  };
+  for (const char* major : {"heic", "heix", "hevc", "heim", "heis", "mif1", "msf1", "avif", "avis"})
+    EXPECT_TRUE(accepts(ftyp(major, ""))) << major;
+  EXPECT_TRUE(accepts(ftyp("MiHE", "MiHAmiafheic")));  // a compatible brand is enough
+  EXPECT_TRUE(accepts(ftyp("dumy", "mif1")));
+  EXPECT_FALSE(accepts(ftyp("isom", "isomiso2avc1mp41")));  // an MP4 video
+  EXPECT_FALSE(accepts(ftyp("qt  ", "qt  ")));              // a QuickTime movie
+  EXPECT_FALSE(accepts(std::string("\0\0\0\x18", 4) + "ftyp"));  // cut short
+  // Brands past the ftyp box's own size are not its brands.
+  std::string cut = ftyp("isom", "");
+  EXPECT_FALSE(accepts(cut + "heic"));
+  EXPECT_NE(encoder->reject_reason(mediabatch::Probe{fs::path("x.txt"), "hello"}).find("HEIC, AVIF"),
+            std::string::npos);
+}
+
+// Stored as the inverse of each transformation, so that what the file shows is upright.
+TEST_F(ThumbsHeif, RotationAndMirroringAreAppliedOnBothPaths) {
+  const fs::path up = quadrants(dir);
+  const struct {
+    const char* name;
+    const char* inverse;  // ImageMagick's, applied to the upright picture to store
+    std::vector<std::string> properties;
+  } cases[] = {
+      {"irot90", "-rotate 90", {irot(1)}},
+      {"irot180", "-rotate 180", {irot(2)}},
+      {"irot270", "-rotate 270", {irot(3)}},
+      {"imir0", "-flip", {imir(0)}},
+      {"imir1", "-flop", {imir(1)}},
+      {"irot90_imir1", "-flop -rotate 90", {irot(1), imir(1)}},  // rotated, then mirrored
+  };
+  for (const auto& c : cases) {
+    const fs::path png = png24(dir, up, c.inverse, std::string(c.name) + ".png");
+    for (const char* kind : {"heic", "avif"}) {
+      const bool avif = std::string(kind) == "avif";
+      // Without a thumbnail item; with one that shows the same; with one the transformations
+      // were given to the primary image alone (the thumbnail item would show the stored picture).
+      const fs::path plain = heif_enc(dir, png, avif ? "-A -q 90" : "-q 90", std::string(c.name) + "_in." + kind);
+      const fs::path with_thumb =
+          heif_enc(dir, png, avif ? "-A -q 90 -t 64" : "-q 90 -t 64", std::string(c.name) + "_tin." + kind);
+      const fs::path files[] = {
+          heif_with(dir, plain, c.properties, false, std::string(c.name) + "." + kind),
+          heif_with(dir, with_thumb, c.properties, true, std::string(c.name) + "_thumb." + kind),
+          heif_with(dir, with_thumb, c.properties, false, std::string(c.name) + "_primary_only." + kind),
+      };
+      for (const fs::path& in : files) {
+        ASSERT_NE(sh("heif-info " + in.string()).out.find("image: 320x240"), std::string::npos)
+            << in.filename() << " should show 320x240";
+        const Outcome o = thumb(in, {"--size", "64"});
+        ASSERT_TRUE(o.ok) << in.filename() << ": " << o.error;
+        EXPECT_EQ(identify_size(o.output), "64x48") << in.filename();
+        expect_upright(o.output, in.filename().string(), 20);
+      }
+    }
+  }
+}
+
+// A copy of a HEIF file with the primary image's coded data overwritten.
+fs::path break_primary(const TempDir& dir, const fs::path& heif, const std::string& name) {
+  std::string f = mbtest::read_file(heif);
+  const std::uint32_t primary = primary_item(f);
+  for (const Extent& e : file_extents(f))
+    if (e.item == primary) f.replace(e.offset, e.length, e.length, static_cast<char>(0xFF));
+  const fs::path p = dir / name;
+  mbtest::write_file(p, f);
+  return p;
+}
+
+// Only the thumbnail item can give a picture: the primary image's data is broken.
+TEST_F(ThumbsHeif, ThumbnailItemIsDecodedWhenItCoversTheSize) {
+  const fs::path png = png24(dir, quadrants(dir), "-rotate 180", "stored.png");
+  for (const std::string kind : {"heic", "avif"}) {
+    const fs::path made = heif_enc(dir, png, kind == "avif" ? "-A -q 90 -t 64" : "-q 90 -t 64", "made." + kind);
+    const fs::path in = break_primary(dir, heif_with(dir, made, {irot(2)}, true, "rot." + kind), "broken." + kind);
+    Outcome o = thumb(in, {"--size", "64"});
+    ASSERT_TRUE(o.ok) << kind << ": " << o.error;
+    expect_upright(o.output, kind + " from its thumbnail item", 20);
+    o = thumb(in, {"--size", "48x40"});  // 48x36: the 64x48 thumbnail item covers it
+    ASSERT_TRUE(o.ok) << kind << ": " << o.error;
+    EXPECT_EQ(identify_size(o.output), "48x36");
+    fs::remove(o.output);
+    o = thumb(in, {"--size", "65"});  // 65x49: more than the thumbnail item holds
+    EXPECT_FALSE(o.ok) << kind << ": the broken primary image was not decoded";
+    EXPECT_EQ(o.error.rfind("HEIF: ", 0), 0u) << o.error;
+    EXPECT_FALSE(fs::exists(o.output));
+    // The rotation on the primary image alone: the thumbnail item shows the picture upside
+    // down, so it is not used and the broken primary is decoded.
+    const fs::path primary_only =
+        break_primary(dir, heif_with(dir, made, {irot(2)}, false, "rot1." + kind), "broken1." + kind);
+    o = thumb(primary_only, {"--size", "64"});
+    EXPECT_FALSE(o.ok) << kind << ": a thumbnail item without the primary's rotation was used";
+    EXPECT_EQ(o.error.rfind("HEIF: ", 0), 0u) << o.error;
+  }
+  // Colour (HEIC, where heif-enc writes no colr box): a thumbnail item without colour of its
+  // own is in the primary's, as heif-enc writes it; one in other colour is not used.
+  const fs::path made = heif_enc(dir, png, "-q 90 -t 64", "made_colour.heic");
+  const std::string f = mbtest::read_file(heif_with(dir, made, {irot(2), nclx(12, 13, 6)}, false, "p3.heic"));
+  mbtest::write_file(dir / "p3_thumb.heic", add_properties(f, {irot(2)}, thumbnail_items(f)));
+  mbtest::write_file(dir / "p3_709_thumb.heic", add_properties(f, {irot(2), nclx(1, 13, 6)}, thumbnail_items(f)));
+  Outcome o = thumb(break_primary(dir, dir / "p3_thumb.heic", "broken_p3.heic"), {"--size", "64"});
+  EXPECT_TRUE(o.ok) << "a thumbnail item without colour of its own was not used: " << o.error;
+  o = thumb(break_primary(dir, dir / "p3_709_thumb.heic", "broken_p3_709.heic"), {"--size", "64"});
+  EXPECT_FALSE(o.ok) << "a thumbnail item in other colour than the primary's was used";
+}
+
+// A thumbnail item that does not decode, beside a whole primary image: the primary is decoded.
+TEST_F(ThumbsHeif, BrokenThumbnailItemFallsBackToTheWholePicture) {
+  const fs::path png = png24(dir, quadrants(dir), "", "q.png");
+  for (const std::string kind : {"heic", "avif"}) {
+    const fs::path made = heif_enc(dir, png, kind == "avif" ? "-A -q 90 -t 64" : "-q 90 -t 64", "t." + kind);
+    std::string f = mbtest::read_file(made);
+    const std::uint32_t primary = primary_item(f);
+    for (const Extent& e : file_extents(f))
+      if (e.item != primary) f.replace(e.offset, e.length, e.length, static_cast<char>(0xFF));
+    mbtest::write_file(dir / ("broken_thumb." + kind), f);
+    const Outcome o = thumb(dir / ("broken_thumb." + kind), {"--size", "64"});
+    ASSERT_TRUE(o.ok) << kind << ": " << o.error;
+    EXPECT_NE(o.warnings.find("the thumbnail item does not decode (HEIF: "), std::string::npos) << o.warnings;
+    expect_upright(o.output, kind + " with a broken thumbnail item", 20);
+  }
+}
+
+TEST_F(ThumbsHeif, EmbeddedIccProfileIsApplied) {
+  const std::string icc = "/usr/share/color/icc/ghostscript/";
+  ASSERT_TRUE(fs::exists(icc + "a98.icc")) << "ghostscript's ICC profiles are not installed (scripts/install-deps.sh)";
+  // Adobe RGB pixels with their profile, which heif-enc copies into a colr box.
+  const fs::path png =
+      png24(dir, quadrants(dir), "-profile " + icc + "srgb.icc -profile " + icc + "a98.icc", "a98.png");
+  for (const std::string flags : {"-q 95", "-q 95 -t 64", "-A -q 95"}) {
+    const fs::path in = heif_enc(dir, png, flags, flags.find("-A") != std::string::npos ? "a98.avif" : "a98.heic");
+    const std::string info = sh("heif-info " + in.string()).out;
+    ASSERT_NE(info.find("color profile: prof"), std::string::npos) << flags << "\n" << info;
+    const Outcome o = thumb(in, {"--size", "64"});
+    ASSERT_TRUE(o.ok) << flags << ": " << o.error;
+    EXPECT_TRUE(o.warnings.empty()) << o.warnings;
+    expect_upright(o.output, std::string("Adobe RGB, heif-enc ") + flags, 25);
+  }
+}
+
+// The Display P3 values of sRGB red, lime and blue, as CSS color(display-p3 ...) gives them;
+// white stays white. Taken as sRGB, lime would come out (117, 251, 76). heif-enc 1.15 writes
+// no nclx colour for HEIC (libheif's macOS workaround) and ignores --colour_primaries for PNG
+// input (its AVIF colr box says "unspecified"), so the test writes the colr box a camera would.
+TEST_F(ThumbsHeif, NclxDisplayP3IsConvertedToSrgb) {
+  const fs::path png = dir / "p3.png";
+  run_ok("convert \\( -size 160x120 xc:'rgb(234,51,35)' xc:'rgb(117,251,76)' +append \\) \\( -size 160x120 "
+         "xc:'rgb(0,0,245)' xc:white +append \\) -append PNG24:" + png.string());
+  // Primaries 12: SMPTE EG 432-1 (P3, D65 white); transfer 13: the sRGB curve; matrix 6:
+  // BT.601, which heif-enc converts with.
+  const fs::path heic = heif_with(dir, heif_enc(dir, png, "-q 95", "made.heic"), {nclx(12, 13, 6)}, false, "p3.heic");
+  std::string avif = mbtest::read_file(heif_enc(dir, png, "-A -q 95", "made.avif"));
+  const HeifBoxes b = heif_boxes(avif);
+  const BoxPos colr = find_box(avif, b.ipco.payload, b.ipco.end, "colr");
+  ASSERT_EQ(avif.compare(colr.payload, 4, "nclx"), 0);
+  put_be(avif, colr.payload + 4, 2, 12);
+  put_be(avif, colr.payload + 6, 2, 13);
+  mbtest::write_file(dir / "p3.avif", avif);
+  for (const fs::path& in : {heic, dir / "p3.avif"}) {
+    const std::string dump = sh("heif-info -d " + in.string()).out;
+    ASSERT_NE(dump.find("colour_primaries: 12"), std::string::npos) << dump;
+    const Outcome o = thumb(in, {"--size", "64"});
+    ASSERT_TRUE(o.ok) << in.filename() << ": " << o.error;
+    expect_upright(o.output, "Display P3 " + in.filename().string(), 20);
+  }
+}
+
+TEST_F(ThumbsHeif, TransparencyIsLaidOnTheBackgroundOrKept) {
+  const fs::path png = dir / "alpha.png";
+  run_ok("convert -size 320x240 xc:none -fill blue -draw \"rectangle 0,0 159,239\" PNG32:" + png.string());
+  const fs::path in = heif_enc(dir, png, "-q 95", "alpha.heic");
+  ASSERT_NE(sh("heif-info " + in.string()).out.find("alpha channel: yes"), std::string::npos);
+  const Outcome o = thumb(in, {"--size", "64"});
+  ASSERT_TRUE(o.ok) << o.error;
+  const Pixels px = read_jpeg(o.output);
+  expect_color(px, 16, 24, 0, 0, 255, 30, "opaque half");
+  expect_color(px, 48, 24, 255, 255, 255, 30, "transparent half");
+  // A PNG thumbnail keeps it.
+  REQUIRE_TOOL("vipsheader");
+  const Outcome png_out = thumb(in, {"--size", "64", "--format", "png"});
+  ASSERT_TRUE(png_out.ok) << png_out.error;
+  EXPECT_EQ(sh("vipsheader -f bands " + png_out.output.string()).out, "4\n");
+  EXPECT_EQ(sh("convert " + png_out.output.string() + " -format '%[fx:p{16,24}.a] %[fx:p{48,24}.a]' info:").out, "1 0");
+}
+
+TEST_F(ThumbsHeif, MaxPixelsIsCheckedBeforeDecoding) {
+  const fs::path png = png24(dir, quadrants(dir), "", "q.png");
+  for (const char* kind : {"heic", "avif"}) {
+    const fs::path in = heif_enc(dir, png, std::string(kind) == "avif" ? "-A -q 80" : "-q 80",
+                                 std::string("q_") + kind + "." + kind);
+    Outcome o = thumb(in, {"--max-pixels", "76799"});
+    EXPECT_EQ(o.error, over_limit("320x240", "0.077", "76799")) << kind;
+    EXPECT_FALSE(fs::exists(o.output));
+    o = thumb(in, {"--max-pixels", "76800", "--size", "64"});
+    ASSERT_TRUE(o.ok) << o.error;
+    // The same file claiming 20000x20000 in its ispe box: refused from the header, before
+    // the decoder (which would find a 320x240 picture) runs.
+    std::string f = mbtest::read_file(in);
+    const HeifBoxes b = heif_boxes(f);
+    const BoxPos ispe = find_box(f, b.ipco.payload, b.ipco.end, "ispe");
+    put_be(f, ispe.payload + 4, 4, 20000);
+    put_be(f, ispe.payload + 8, 4, 20000);
+    const fs::path bomb = dir / (std::string("bomb.") + kind);
+    mbtest::write_file(bomb, f);
+    o = thumb(bomb);
+    EXPECT_EQ(o.error, over_limit("20000x20000", "400")) << kind;
+  }
+}
+
+// libheif 1.15 can only be told how many grid tiles to decode at once; its libde265 plugin hands
+// each picture to one libde265 worker thread and waits, and its dav1d plugin lets dav1d start a
+// thread per core. Counted here from /proc/self/task while a job with one thread decodes.
+TEST_F(ThumbsHeif, DecodingUsesNoMoreThreadsThanTheJobsShare) {
+  const fs::path png = dir / "plasma.png";
+  run_ok("convert -size 1000x750 -seed 7 plasma: PNG24:" + png.string());
+  const auto threads_now = [] {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator("/proc/self/task")) n += e.is_directory() ? 1 : 0;
+    return n;
+  };
+  for (const char* kind : {"heic", "avif"}) {
+    const fs::path in =
+        heif_enc(dir, png, std::string(kind) == "avif" ? "-A -q 60" : "-q 60", std::string("p.") + kind);
+    const int before = threads_now();
+    std::atomic<bool> done{false};
+    std::atomic<int> most{0};
+    std::thread watch([&] {
+      while (!done) most = std::max(most.load(), threads_now());
+    });
+    mbtest::EncoderHarness h(mediabatch::make_thumbs_encoder());
+    const auto r = h.encode(in, dir / (std::string("p_") + kind + ".jpg"), {1});
+    done = true;
+    watch.join();
+    EXPECT_EQ(r.status, mediabatch::Status::ok);
+    // The watcher is one; the job's thread waits while libde265's worker decodes.
+    EXPECT_LE(most - before - 1, 1) << kind << ": threads started while decoding";
+    std::printf("%s: %d thread(s) besides the job's while decoding\n", kind, most - before - 1);
+  }
+}
+
+// vipsthumbnail (through libheif too, with its own resampler) of a picture without a thumbnail
+// item, so that both decode the whole picture.
+TEST_F(ThumbsHeif, PsnrAgainstVipsthumbnailIsAtLeast30dB) {
+  REQUIRE_TOOL("vipsthumbnail");
+  const fs::path png = dir / "photo.png";
+  run_ok("ffmpeg -v error -f lavfi -i \"testsrc2=s=1200x900,noise=alls=12:allf=t+u\" -frames:v 1 " + png.string());
+  const fs::path in = heif_enc(dir, png24(dir, png, "", "photo24.png"), "-q 90", "photo.heic");
+  const fs::path ref = dir / "photo_vips.jpg";
+  run_ok("vipsthumbnail -s 128 -o " + ref.string() + "[Q=97] " + in.string());
+  const Outcome o = thumb(in, {"--quality", "97"});
+  ASSERT_TRUE(o.ok) << o.error;
+  const double db = psnr(read_jpeg(o.output), read_jpeg(ref));
+  EXPECT_GE(db, 30.0);
+  std::printf("PSNR vs vipsthumbnail, HEIC 1200x900: %.1f dB\n", db);
+}
+
+// As a user runs it: `convert` hands HEIC and AVIF to thumbs by content, whatever their names.
+TEST_F(ThumbsHeif, ConvertCommandTakesHeicAndAvif) {
+  const fs::path png = png24(dir, quadrants(dir), "", "q.png");
+  const fs::path in = dir / "in";
+  fs::create_directories(in);
+  fs::rename(heif_enc(dir, png, "-q 90 -t 64", "IMG_0001.HEIC"), in / "IMG_0001.HEIC");
+  fs::rename(heif_enc(dir, png, "-A -q 90", "b.avif"), in / "b.avif");
+  fs::rename(heif_enc(dir, png, "-q 90", "c.heif"), in / "named_wrong.png");
+  const fs::path out = dir / "out";
+  const auto r = mbtest::mediabatch({"convert", "--progress", "never", "-o", out.string(), in.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* made : {"IMG_0001_thumbnail.jpg", "b_thumbnail.jpg", "named_wrong_thumbnail.jpg"}) {
+    ASSERT_TRUE(fs::exists(out / made)) << made << "\n" << r.out << r.err;
+    EXPECT_EQ(identify_size(out / made), "128x96") << made;
+  }
 }
 
 }  // namespace

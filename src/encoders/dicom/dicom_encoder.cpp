@@ -14,6 +14,7 @@
 #include "dicom_render.hpp"
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
+#include "mediabatch/text.hpp"
 #include "png_writer.hpp"
 
 namespace mediabatch {
@@ -140,6 +141,12 @@ class DicomEncoder final : public Encoder {
   bool accepts(const Probe& probe) const override {
     if (probe.head.size() >= 132 && probe.head.substr(128, 4) == "DICM") return true;
     return looks_like_bare_dicom(probe.head);
+  }
+
+  // DICOM exports often name files without an extension (IM00001): only these two claim.
+  bool claims(const Probe& probe) const override {
+    const std::string ext = lower_extension(probe.path.filename().string());
+    return ext == ".dcm" || ext == ".dicom";
   }
 
   std::string reject_reason(const Probe&) const override {

@@ -29,6 +29,8 @@ using flac::Tags;
 
 bool is_cue_path(const fs::path& p) { return lower_extension(p.filename().string()) == ".cue"; }
 
+bool is_flac_head(std::string_view head) { return head.substr(0, 4) == "fLaC"; }
+
 bool is_wav_head(std::string_view h) {
   return h.size() >= 12 && (h.substr(0, 4) == "RIFF" || h.substr(0, 4) == "RF64" || h.substr(0, 4) == "BW64") &&
          h.substr(8, 4) == "WAVE";
@@ -106,8 +108,16 @@ class FlacEncoder final : public Encoder {
     return is_wav_head(probe.head) || (is_cue_path(probe.path) && flac::looks_like_cue_sheet(probe.head));
   }
 
+  // A .flac is claimed too: it is not an input, but one that is not FLAC is a broken file that
+  // someone converting a rip must hear about.
+  bool claims(const Probe& probe) const override {
+    const std::string ext = lower_extension(probe.path.filename().string());
+    return ext == ".wav" || ext == ".wave" || ext == ".cue" || (ext == ".flac" && !is_flac_head(probe.head));
+  }
+
   std::string reject_reason(const Probe& probe) const override {
-    if (probe.head.size() >= 4 && probe.head.substr(0, 4) == "fLaC") return "already FLAC";
+    if (is_flac_head(probe.head)) return "already FLAC";
+    if (lower_extension(probe.path.filename().string()) == ".flac") return "not a FLAC file";
     return "not a WAV file (RIFF/RF64 WAVE) or a cue sheet";
   }
 

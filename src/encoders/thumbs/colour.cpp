@@ -1,5 +1,6 @@
 #include "colour.hpp"
 
+#include <Magick++.h>
 #include <lcms2.h>
 
 #include <cmath>
@@ -21,13 +22,14 @@ struct TransformDelete {
 using Transform = std::unique_ptr<std::remove_pointer_t<cmsHTRANSFORM>, TransformDelete>;
 
 Image cmyk_to_rgb_plain(const Image& in) {
-  Image out(in.width, in.height, 3);
+  Image out(in.width, in.height, in.alpha ? 4 : 3, in.alpha);
   const std::size_t n = static_cast<std::size_t>(in.width) * in.height;
   const std::uint8_t* s = in.pixels.data();
   std::uint8_t* d = out.pixels.data();
-  for (std::size_t i = 0; i < n; ++i, s += 4, d += 3) {
+  for (std::size_t i = 0; i < n; ++i, s += in.channels, d += out.channels) {
     const unsigned k = 255u - s[3];
     for (int c = 0; c < 3; ++c) d[c] = static_cast<std::uint8_t>(((255u - s[c]) * k + 127u) / 255u);
+    if (in.alpha) d[3] = s[4];
   }
   return out;
 }
@@ -67,24 +69,29 @@ bool transform_to_srgb(const Image& in, Image& out, const std::vector<std::uint8
   // As a number: lcms returns the header's four bytes as they are, and a value outside
   // cmsColorSpaceSignature's enumerators is undefined behaviour to load as one.
   const cmsUInt32Number space = cmsGetColorSpace(src.get());
-  const bool fits = (in.channels == 3 && space == cmsSigRgbData) || (in.channels == 4 && space == cmsSigCmykData);
+  const int colour = in.colour_channels();
+  const bool fits = (colour == 3 && space == cmsSigRgbData) || (colour == 4 && space == cmsSigCmykData);
   if (!fits) {
     *note = "embedded ICC profile does not match the image's colour space; ignored";
     return false;
   }
-  if (in.channels == 3 && is_srgb(src.get())) {
+  if (colour == 3 && is_srgb(src.get())) {
     out = in;
     return true;
   }
   Profile srgb(cmsCreate_sRGBProfile());
   if (!srgb) return false;
-  Transform t(cmsCreateTransform(src.get(), in.channels == 4 ? TYPE_CMYK_8 : TYPE_RGB_8, srgb.get(), TYPE_RGB_8,
-                                 INTENT_RELATIVE_COLORIMETRIC, cmsFLAGS_BLACKPOINTCOMPENSATION));
+  const cmsUInt32Number in_format = colour == 4 ? (in.alpha ? TYPE_CMYKA_8 : TYPE_CMYK_8)
+                                                : (in.alpha ? TYPE_RGBA_8 : TYPE_RGB_8);
+  // COPY_ALPHA: lcms leaves extra channels of the output unwritten unless told to copy them.
+  Transform t(cmsCreateTransform(src.get(), in_format, srgb.get(), in.alpha ? TYPE_RGBA_8 : TYPE_RGB_8,
+                                 INTENT_RELATIVE_COLORIMETRIC,
+                                 cmsFLAGS_BLACKPOINTCOMPENSATION | (in.alpha ? cmsFLAGS_COPY_ALPHA : 0)));
   if (!t) {
     *note = "embedded ICC profile cannot be used for a transform; ignored";
     return false;
   }
-  out = Image(in.width, in.height, 3);
+  out = Image(in.width, in.height, in.alpha ? 4 : 3, in.alpha);
   cmsDoTransform(t.get(), in.pixels.data(), out.pixels.data(),
                  static_cast<cmsUInt32Number>(static_cast<std::size_t>(in.width) * in.height));
   return true;
@@ -94,10 +101,29 @@ bool transform_to_srgb(const Image& in, Image& out, const std::vector<std::uint8
 
 Image to_output_colour(Image image, const std::vector<std::uint8_t>& icc, std::string* note) {
   note->clear();
-  if (image.channels == 1 || (image.channels == 3 && icc.empty())) return image;
+  const int colour = image.colour_channels();
+  if (colour == 1 || (colour == 3 && icc.empty())) return image;
   Image out;
   if (!icc.empty() && transform_to_srgb(image, out, icc, note)) return out;
-  return image.channels == 4 ? cmyk_to_rgb_plain(image) : image;
+  return colour == 4 ? cmyk_to_rgb_plain(image) : image;
+}
+
+std::optional<Rgb> parse_colour(const std::string& text) {
+  // ImageMagick takes an empty name as white; a bare RRGGBB it does not know (vips users
+  // and web colours write it so).
+  if (text.empty()) return std::nullopt;
+  const bool bare_hex = text.size() == 6 && text.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+  Magick::Color colour;
+  try {
+    colour = Magick::Color(bare_hex ? "#" + text : text);
+  } catch (const Magick::Exception&) {  // "unrecognized color"
+    return std::nullopt;
+  }
+  if (colour.alphaQuantum() != 0) return std::nullopt;  // ImageMagick 6's alpha is opacity: 0 is opaque
+  const auto byte = [](Magick::Quantum q) {
+    return static_cast<std::uint8_t>(std::lround(Magick::Color::scaleQuantumToDouble(q) * 255));
+  };
+  return Rgb{byte(colour.redQuantum()), byte(colour.greenQuantum()), byte(colour.blueQuantum())};
 }
 
 }  // namespace mediabatch::thumbs

@@ -87,19 +87,21 @@ void horizontal(const Image& in, Image& out, const Filter& f) {
       const std::uint8_t* s = src + static_cast<std::size_t>(f.start[x]) * C;
       const std::int32_t* w = f.weights.data() + static_cast<std::size_t>(x) * taps;
       // Separate scalar accumulators: GCC keeps them in registers, an array it spills.
-      std::int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      std::int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0;
       for (int t = 0; t < taps; ++t, s += C) {
         const std::int32_t wt = w[t];
         a0 += wt * s[0];
         if constexpr (C > 1) a1 += wt * s[1];
         if constexpr (C > 2) a2 += wt * s[2];
         if constexpr (C > 3) a3 += wt * s[3];
+        if constexpr (C > 4) a4 += wt * s[4];
       }
       std::uint8_t* d = dst + x * C;
       d[0] = clamp_round(a0);
       if constexpr (C > 1) d[1] = clamp_round(a1);
       if constexpr (C > 2) d[2] = clamp_round(a2);
       if constexpr (C > 3) d[3] = clamp_round(a3);
+      if constexpr (C > 4) d[4] = clamp_round(a4);
     }
   }
 }
@@ -134,11 +136,12 @@ void vertical(const Image& in, Image& out, const Filter& f) {
 Image resize_horizontal(const Image& in, int out_w) {
   if (out_w == in.width) return in;
   const Filter f = make_filter(in.width, out_w);
-  Image out(out_w, in.height, in.channels);
+  Image out(out_w, in.height, in.channels, in.alpha);
   switch (in.channels) {
     case 1: horizontal<1>(in, out, f); break;
     case 3: horizontal<3>(in, out, f); break;
     case 4: horizontal<4>(in, out, f); break;
+    case 5: horizontal<5>(in, out, f); break;
     default: horizontal<2>(in, out, f); break;
   }
   return out;
@@ -146,7 +149,7 @@ Image resize_horizontal(const Image& in, int out_w) {
 
 Image resize_vertical(const Image& in, int out_h) {
   if (out_h == in.height) return in;
-  Image out(in.width, out_h, in.channels);
+  Image out(in.width, out_h, in.channels, in.alpha);
   vertical(in, out, make_filter(in.height, out_h));
   return out;
 }
@@ -154,7 +157,7 @@ Image resize_vertical(const Image& in, int out_h) {
 // Averages kx x ky blocks; the last partial block of a row or column averages what it has.
 Image box_shrink(const Image& in, int kx, int ky) {
   const int ow = (in.width + kx - 1) / kx, oh = (in.height + ky - 1) / ky, c = in.channels;
-  Image out(ow, oh, c);
+  Image out(ow, oh, c, in.alpha);
   std::vector<std::uint32_t> sum(static_cast<std::size_t>(ow) * c);
   for (int oy = 0; oy < oh; ++oy) {
     std::fill(sum.begin(), sum.end(), 0u);
@@ -172,6 +175,45 @@ Image box_shrink(const Image& in, int kx, int ky) {
     }
   }
   return out;
+}
+
+Image resample(const Image& in, int out_w, int out_h) {
+  // A box shrink by k first, leaving a factor >= 2 to Lanczos: same quality class, far fewer taps.
+  const int kx = std::max(1, in.width / (out_w * 2));
+  const int ky = std::max(1, in.height / (out_h * 2));
+  if (kx > 1 || ky > 1) {
+    const Image shrunk = box_shrink(in, kx, ky);
+    return resize_horizontal(resize_vertical(shrunk, out_h), out_w);
+  }
+  // Vertical first: it runs along whole rows (vectorised) and leaves fewer rows for the
+  // horizontal pass, which cannot be.
+  return resize_horizontal(resize_vertical(in, out_h), out_w);
+}
+
+// Colour times alpha. Eight bits are enough: whatever the image is later laid over, the
+// rounding moves the result by at most half a level.
+Image premultiplied(Image im) {
+  const int colour = im.colour_channels();
+  const std::size_t n = static_cast<std::size_t>(im.width) * im.height;
+  std::uint8_t* p = im.pixels.data();
+  for (std::size_t i = 0; i < n; ++i, p += im.channels) {
+    const unsigned a = p[colour];
+    for (int ch = 0; ch < colour; ++ch) p[ch] = static_cast<std::uint8_t>((p[ch] * a + 127u) / 255u);
+  }
+  return im;
+}
+
+// Back to straight alpha. Lanczos lobes can leave a colour above its alpha; it is clamped. A
+// pixel whose alpha came out 0 has no colour to recover.
+void unpremultiply(Image& im) {
+  const int colour = im.colour_channels();
+  const std::size_t n = static_cast<std::size_t>(im.width) * im.height;
+  std::uint8_t* p = im.pixels.data();
+  for (std::size_t i = 0; i < n; ++i, p += im.channels) {
+    const unsigned a = p[colour];
+    for (int ch = 0; ch < colour; ++ch)
+      p[ch] = a == 0 ? 0 : static_cast<std::uint8_t>(std::min(255u, (p[ch] * 255u + a / 2) / a));
+  }
 }
 
 }  // namespace
@@ -195,16 +237,32 @@ Size fit_inside(Size image, Size box) noexcept {
 
 Image resize(const Image& in, int out_w, int out_h) {
   if (out_w == in.width && out_h == in.height) return in;
-  // A box shrink by k first, leaving a factor >= 2 to Lanczos: same quality class, far fewer taps.
-  const int kx = std::max(1, in.width / (out_w * 2));
-  const int ky = std::max(1, in.height / (out_h * 2));
-  if (kx > 1 || ky > 1) {
-    const Image shrunk = box_shrink(in, kx, ky);
-    return resize_horizontal(resize_vertical(shrunk, out_h), out_w);
+  if (!in.alpha) return resample(in, out_w, out_h);
+  // Straight alpha would let the colour of invisible pixels bleed into the edges (a dark
+  // fringe where transparent black meets white); libvips premultiplies for the same reason.
+  Image out = resample(premultiplied(in), out_w, out_h);
+  unpremultiply(out);
+  return out;
+}
+
+Image flatten(Image in, Rgb background) {
+  if (!in.alpha) return in;
+  const int in_colour = in.colour_channels();
+  const bool gray = in_colour == 1 && background.r == background.g && background.g == background.b;
+  const int colour = gray ? 1 : 3;
+  const unsigned back[3] = {background.r, background.g, background.b};
+  Image out(in.width, in.height, colour);
+  const std::size_t n = static_cast<std::size_t>(in.width) * in.height;
+  const std::uint8_t* s = in.pixels.data();
+  std::uint8_t* d = out.pixels.data();
+  for (std::size_t i = 0; i < n; ++i, s += in.channels, d += colour) {
+    const unsigned a = s[in_colour];
+    for (int ch = 0; ch < colour; ++ch) {
+      const unsigned v = s[in_colour == 1 ? 0 : ch];
+      d[ch] = static_cast<std::uint8_t>((v * a + back[ch] * (255u - a) + 127u) / 255u);
+    }
   }
-  // Vertical first: it runs along whole rows (vectorised) and leaves fewer rows for the
-  // horizontal pass, which cannot be.
-  return resize_horizontal(resize_vertical(in, out_h), out_w);
+  return out;
 }
 
 Size oriented_size(Size stored, int orientation) noexcept {
@@ -216,7 +274,7 @@ Image orient(Image in, int orientation) {
   if (orientation < 2 || orientation > 8) return in;
   const int w = in.width, h = in.height, c = in.channels;
   const Size os = oriented_size({w, h}, orientation);
-  Image out(os.width, os.height, c);
+  Image out(os.width, os.height, c, in.alpha);
   for (int y = 0; y < os.height; ++y) {
     std::uint8_t* d = out.row(y);
     for (int x = 0; x < os.width; ++x) {

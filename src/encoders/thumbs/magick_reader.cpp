@@ -80,10 +80,9 @@ MagickDecoded magick_decode(const std::uint8_t* data, std::size_t size, std::uin
     const bool gray = img.colorSpace() == Magick::GRAYColorspace || img.type() == Magick::GrayscaleType ||
                       img.type() == Magick::GrayscaleMatteType;
     const bool cmyk = !gray && img.colorSpace() == Magick::CMYKColorspace;
-    if (img.matte()) {
-      img.backgroundColor(Magick::Color(cmyk ? "cmyk(0,0,0,0)" : "white"));
-      img.alphaChannel(Magick::RemoveAlphaChannel);
-    }
+    // PNGs and TIFFs often carry an alpha channel that is opaque throughout. Dropped, it costs
+    // no premultiplied resampling, and the PNG or WebP thumbnail holds no alpha plane.
+    const bool alpha = img.matte() && !img.isOpaque();
     if (!gray && !cmyk && img.colorSpace() != Magick::sRGBColorspace)  // e.g. linear RGB, Lab, YCbCr
       img.colorSpace(Magick::sRGBColorspace);
 
@@ -92,9 +91,9 @@ MagickDecoded magick_decode(const std::uint8_t* data, std::size_t size, std::uin
       const auto* p = static_cast<const std::uint8_t*>(profile.data());
       out.icc.assign(p, p + profile.length());
     }
-    out.image = Image(static_cast<int>(img.columns()), static_cast<int>(img.rows()), gray ? 1 : cmyk ? 4 : 3);
-    img.write(0, 0, img.columns(), img.rows(), gray ? "I" : cmyk ? "CMYK" : "RGB", Magick::CharPixel,
-              out.image.pixels.data());
+    const std::string map = std::string(gray ? "I" : cmyk ? "CMYK" : "RGB") + (alpha ? "A" : "");
+    out.image = Image(static_cast<int>(img.columns()), static_cast<int>(img.rows()), static_cast<int>(map.size()), alpha);
+    img.write(0, 0, img.columns(), img.rows(), map, Magick::CharPixel, out.image.pixels.data());
   } catch (const Magick::Exception& e) {
     throw failure(e.what());
   }

@@ -1,6 +1,6 @@
 #pragma once
 // The general path for inputs that are not JPEG (PNG, TIFF, WebP, GIF): ImageMagick decodes
-// the first frame, applies its orientation and flattens transparency onto white. Thread-safe
+// the first frame and applies its orientation; transparency is kept. Thread-safe
 // (one Magick::Image per call); throws mediabatch::Error with ImageMagick's message.
 #include <cstdint>
 #include <string>
@@ -11,7 +11,7 @@
 namespace mediabatch::thumbs {
 
 struct MagickDecoded {
-  Image image;                        // upright; gray (1), RGB (3) or CMYK inks (4)
+  Image image;                        // upright; gray, RGB or CMYK inks, alpha unless opaque
   std::vector<std::uint8_t> icc;      // embedded ICC profile, empty when none
   std::vector<std::string> warnings;  // ImageMagick warnings met while reading
 };

@@ -1,6 +1,7 @@
-// mediabatch thumbs: a small JPEG of each photo. JPEGs are decoded by libjpeg-turbo straight
-// from the DCT at reduced scale, resampled with Lanczos-3, turned upright and re-encoded;
-// other formats ImageMagick reads take the same route after a Magick++ decode.
+// mediabatch thumbs: a small JPEG, PNG or WebP of each photo. JPEGs are decoded by
+// libjpeg-turbo straight from the DCT at reduced scale, resampled with Lanczos-3, turned upright
+// and encoded; HEIC and AVIF (libheif, from a stored thumbnail item when one is large enough)
+// and the other formats ImageMagick reads take the same route after their decode.
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <mutex>
@@ -9,12 +10,15 @@
 #include <vector>
 
 #include "colour.hpp"
+#include "heif_reader.hpp"
 #include "image.hpp"
 #include "jpeg_codec.hpp"
 #include "magick_reader.hpp"
+#include "thumb_writer.hpp"
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/file_io.hpp"
+#include "mediabatch/text.hpp"
 
 namespace mediabatch {
 
@@ -44,13 +48,27 @@ class ThumbsEncoder final : public Encoder {
  public:
   std::string_view name() const override { return "thumbs"; }
   std::string_view description() const override {
-    return "JPEG thumbnails of photos (JPEG; PNG, TIFF, WebP and GIF through ImageMagick)";
+    return "JPEG, PNG or WebP thumbnails of photos (JPEG; HEIC and AVIF through libheif; PNG, TIFF, WebP and GIF "
+           "through ImageMagick)";
   }
 
   void add_options(CLI::App& command) override {
     command.add_option("--size", size_text_, "Fit inside N or WxH pixels, aspect kept, never enlarged")
         ->capture_default_str();
-    command.add_option("--quality", quality_, "JPEG quality of the thumbnails")
+    command
+        .add_option_function<std::string>(
+            "--format",
+            [this](const std::string& format) {
+              format_ = format == "png" ? thumbs::Format::png : format == "webp" ? thumbs::Format::webp : thumbs::Format::jpg;
+            },
+            "Thumbnail format (png and webp keep transparency)")
+        ->transform(CLI::IsMember({"jpg", "png", "webp"}, CLI::ignore_case))  // "PNG" becomes "png"
+        ->default_str("jpg");
+    command
+        .add_option("--background", background_text_,
+                    "Colour under transparent pixels in JPEG thumbnails: a name, #RRGGBB or RRGGBB")
+        ->capture_default_str();
+    command.add_option("--quality", quality_, "JPEG and WebP quality of the thumbnails")
         ->capture_default_str()
         ->check(CLI::Range(1, 100));
     command
@@ -63,19 +81,34 @@ class ThumbsEncoder final : public Encoder {
   void validate() override {
     box_ = parse_size(size_text_);
     if (quality_ < 1 || quality_ > 100) throw UsageError("--quality: must be 1-100");
+    const auto background = thumbs::parse_colour(background_text_);
+    if (!background)
+      throw UsageError("--background: expected an opaque colour such as white, black, #RRGGBB or RRGGBB, got '" +
+                       background_text_ + "'");
+    background_ = *background;
   }
 
   bool accepts(const Probe& probe) const override {
     const auto* d = reinterpret_cast<const std::uint8_t*>(probe.head.data());
-    return thumbs::is_jpeg(d, probe.head.size()) || thumbs::is_magick_format(d, probe.head.size());
+    return thumbs::is_jpeg(d, probe.head.size()) || thumbs::is_magick_format(d, probe.head.size()) ||
+           thumbs::is_heif(d, probe.head.size());
+  }
+
+  bool claims(const Probe& probe) const override {
+    static const char* const photo_extensions[] = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".tif",
+                                                   ".tiff", ".webp", ".heic", ".heif", ".hif", ".avif"};
+    const std::string ext = lower_extension(probe.path.filename().string());
+    for (const char* known : photo_extensions)
+      if (ext == known) return true;
+    return false;
   }
 
   std::string reject_reason(const Probe&) const override {
-    return "not a JPEG, PNG, TIFF, WebP or GIF image";
+    return "not a JPEG, HEIC, AVIF, PNG, TIFF, WebP or GIF image";
   }
 
   fs::path output_name(const fs::path& input) const override {
-    return input.stem().string() + "_thumbnail.jpg";
+    return input.stem().string() + "_thumbnail." + thumbs::extension(format_);
   }
 
   void encode(EncodeContext& ctx) const override {
@@ -101,20 +134,33 @@ class ThumbsEncoder final : public Encoder {
       const Size shown = thumbs::fit_inside({d.image.width, d.image.height}, box_);
       image = thumbs::resize(d.image, shown.width, shown.height);
       icc = std::move(d.icc);
+    } else if (thumbs::is_heif(bytes, file.size)) {
+      thumbs::HeifDecoded d = thumbs::heif_decode(bytes, file.size, box_, max_pixels_, ctx.threads());
+      for (const auto& w : d.warnings) ctx.warn(w);
+      check_stop();
+      // Fitted from the primary image's size, as shown: a stored thumbnail item's own size
+      // can round the other way.
+      const Size shown = thumbs::fit_inside(d.full, box_);
+      image = thumbs::resize(d.image, shown.width, shown.height);
+      icc = std::move(d.icc);
     } else {
-      throw Error("not a JPEG, PNG, TIFF, WebP or GIF image");
+      throw Error("not a JPEG, HEIC, AVIF, PNG, TIFF, WebP or GIF image");
     }
     check_stop();
 
     std::string note;
     image = thumbs::to_output_colour(std::move(image), icc, &note);
     if (!note.empty()) ctx.warn(note);
-    const std::vector<std::uint8_t> jpeg = thumbs::encode_jpeg(image, quality_);
-    write_whole_file(ctx.temp_output(), jpeg.data(), jpeg.size());
+    const std::vector<std::uint8_t> thumbnail =
+        thumbs::write_thumbnail(std::move(image), {format_, quality_, background_});
+    write_whole_file(ctx.temp_output(), thumbnail.data(), thumbnail.size());
   }
 
  private:
   std::string size_text_ = "128";
+  thumbs::Format format_ = thumbs::Format::jpg;
+  std::string background_text_ = "white";
+  thumbs::Rgb background_{255, 255, 255};
   int quality_ = 85;
   // Pillow warns above 89 megapixels and refuses twice that (MAX_IMAGE_PIXELS). 250 megapixels
   // is a 20000x12500 panorama; libjpeg's coefficients of a progressive one take about 1 GB.
@@ -127,6 +173,8 @@ class ThumbsEncoder final : public Encoder {
 std::unique_ptr<Encoder> make_thumbs_encoder() {
   static std::once_flag magick_once;
   std::call_once(magick_once, thumbs::magick_init);
+  static std::once_flag heif_once;
+  std::call_once(heif_once, thumbs::heif_library_init);
   return std::make_unique<ThumbsEncoder>();
 }
 

@@ -85,8 +85,7 @@ class VideoEncoder final : public Encoder {
     if (!known_extension(ext)) return false;
     // ".ts" is also TypeScript: a transport stream has its sync byte every 188 bytes (192 in
     // .m2ts/.mts, after a 4-byte time code).
-    if ((ext == ".ts" || ext == ".mts" || ext == ".m2ts") && !probe.head.empty())
-      return looks_like_transport_stream(probe.head);
+    if (ext == ".ts" || ext == ".mts" || ext == ".m2ts") return looks_like_transport_stream(probe.head);
     return true;
   }
   std::string reject_reason(const Probe& probe) const override {
