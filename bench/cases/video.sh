@@ -6,7 +6,11 @@
 # packet for packet (libtheora's default speed level, which the CLI uses too).
 # After the timings: per file, the output's size over the CLI's and its PSNR against the
 # source minus the CLI's (issue 4's bounds: within 5% and 0.3 dB).
-# VIDEO_BATCHES="clips uneven long" (the default) chooses the batches.
+# The picture batches time what the picture filters cost: a 20 s 1280x720 clip stored turned a
+# quarter (display matrix, as phones write it) and a 20 s 720x576 50i MPEG-2 transport stream,
+# each against the same file with the filter turned off (--no-autorotate, --deinterlace off) and
+# against the ffmpeg CLI doing the same (autorotate, its default; -vf bwdif=mode=send_frame).
+# VIDEO_BATCHES="clips uneven long rotated interlaced" (the default) chooses the batches.
 need ffmpeg ffprobe xargs
 VD=$BENCH_DATA/video
 mkdir -p "$VD/clips" "$VD/uneven"
@@ -65,7 +69,8 @@ video_quality() {  # NAME INPUT...  (after video_sides NAME and compare)
   done
 }
 
-want_batch() { [[ " ${VIDEO_BATCHES:-clips uneven long} " == *" $1 "* ]]; }
+want_batch() { [[ " ${VIDEO_BATCHES:-clips uneven long rotated interlaced} " == *" $1 "* ]]; }
+
 
 if want_batch clips; then
   video_sides clips "$VD"/clips/clip_{1,2,3,4,5,6,7,8}.mp4
@@ -81,4 +86,30 @@ if want_batch long; then
   video_sides long "$VD/long/hd.mp4"
   compare "video: one 30 s 1280x720 clip, 2 slots"
   video_quality long "$VD/long/hd.mp4"
+fi
+
+# The picture batches: one file, mediabatch with and without the filter, and the CLI.
+picture_sides() {  # NAME INPUT OFF_OPTION CLI_FILTER_OPTIONS
+  local out=$VD/out-$1 in=$2
+  side "mediabatch video -j2" "rm -rf $out-mb" "$MB video -j 2 --progress never -q -o $out-mb $in"
+  side "mediabatch video -j2 $3" "rm -rf $out-off" "$MB video -j 2 $3 --progress never -q -o $out-off $in"
+  side "ffmpeg CLI${4:+ $4}" "rm -rf $out-ff; mkdir -p $out-ff" \
+    "ffmpeg -nostdin -v error -y -threads 1 -i $in $4 -c:v libtheora -q:v 6 -c:a libvorbis -q:a 3 -sn $out-ff/out.mkv"
+}
+if want_batch rotated; then
+  mkdir -p "$VD/picture"
+  video_clip "$VD/picture/upright.mp4" 20 1280x720
+  [ -s "$VD/picture/rotated.mp4" ] || ffmpeg -nostdin -v error -y -i "$VD/picture/upright.mp4" -c copy \
+    -metadata:s:v:0 rotate=90 "$VD/picture/rotated.mp4"
+  picture_sides rotated "$VD/picture/rotated.mp4" --no-autorotate ""
+  compare "video: one 20 s 1280x720 clip stored turned 90 degrees, 2 slots"
+fi
+if want_batch interlaced; then
+  mkdir -p "$VD/picture"
+  # Motion between the fields, or there is no combing to remove (BENCHMARKS.md).
+  [ -s "$VD/picture/fields.ts" ] || ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=s=720x576:r=50,noise=alls=6:allf=t" \
+    -f lavfi -i "sine=frequency=440:sample_rate=48000" -vf interlace=scan=tff -t 20 -c:v mpeg2video -b:v 8M \
+    -flags +ilme+ildct -top 1 -c:a mp2 "$VD/picture/fields.ts"
+  picture_sides interlaced "$VD/picture/fields.ts" "--deinterlace off" "-vf bwdif=mode=send_frame"
+  compare "video: one 20 s 720x576 50i MPEG-2 clip (deinterlaced to 25p), 2 slots"
 fi

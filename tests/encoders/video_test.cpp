@@ -64,6 +64,24 @@ std::string convert(const fs::path& input, const fs::path& output, const std::ve
   return {};
 }
 
+// What converting one file ended with: its error (empty on success) and its result's warnings.
+struct Converted {
+  std::string error;
+  std::string warning;
+};
+Converted convert_noting(const fs::path& input, const fs::path& output, const std::vector<std::string>& options = {},
+                         int threads = 1) {
+  Converted c;
+  try {
+    mediabatch::Result r = video(options).encode(input, output, mbtest::JobOptions{threads});
+    EXPECT_EQ(r.status, mediabatch::Status::ok) << input;
+    c.warning = r.warning;
+  } catch (const mediabatch::Error& e) {
+    c.error = e.what();
+  }
+  return c;
+}
+
 json probe(const fs::path& file) {
   auto r = mbtest::run({"ffprobe", "-v", "error", "-show_entries",
                         "format=format_name,duration:stream=index,codec_type,codec_name,width,height,pix_fmt,"
@@ -104,6 +122,16 @@ Span span_of(const fs::path& file, const std::string& selector) {
   return s;
 }
 
+// In sync: each stream of `out` starts and ends within a frame and 50 ms of the same stream
+// of `in`.
+void expect_in_sync(const fs::path& out, const fs::path& in) {
+  for (const char* sel : {"v:0", "a:0"}) {
+    Span src = span_of(in, sel), dst = span_of(out, sel);
+    EXPECT_NEAR(dst.start, src.start, 0.05) << sel;
+    EXPECT_NEAR(dst.end, src.end, 0.05) << sel;
+  }
+}
+
 // Every packet of the output decodes without a message from FFmpeg.
 void expect_clean_decode(const fs::path& file) {
   auto r = mbtest::run({"ffmpeg", "-nostdin", "-v", "error", "-i", file.string(), "-f", "null", "-"});
@@ -138,6 +166,19 @@ void expect_only(const fs::path& dir, const fs::path& input) {
   for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path(), input) << "left behind: " << e.path();
 }
 
+// Where the mp4's mdat box starts, and its size.
+std::pair<std::size_t, std::size_t> mdat_of(const std::string& mp4) {
+  for (std::size_t at = 0; at + 8 <= mp4.size();) {
+    std::size_t size = 0;
+    for (std::size_t i = 0; i < 4; ++i) size = size << 8 | static_cast<unsigned char>(mp4[at + i]);
+    if (mp4.compare(at + 4, 4, "mdat") == 0) return {at, size};
+    if (size < 8) break;  // a 64-bit size or "to the end": ffmpeg writes neither here
+    at += size;
+  }
+  ADD_FAILURE() << "no mdat box";
+  return {0, 0};
+}
+
 TEST(Video, H264AacMp4) {
   REQUIRE_FFMPEG();
   TempDir dir;
@@ -152,12 +193,7 @@ TEST(Video, H264AacMp4) {
   auto a = streams_of(j, "audio")[0];
   EXPECT_EQ(a["sample_rate"], "48000");
   EXPECT_EQ(a["channels"], 2);
-  // In sync: each stream starts and ends within a frame and 50 ms of the input's.
-  for (const char* sel : {"v:0", "a:0"}) {
-    Span src = span_of(in, sel), dst = span_of(out, sel);
-    EXPECT_NEAR(dst.start, src.start, 0.05) << sel;
-    EXPECT_NEAR(dst.end, src.end, 0.05) << sel;
-  }
+  expect_in_sync(out, in);
   EXPECT_EQ(span_of(out, "v:0").packets, 50);
 }
 
@@ -528,7 +564,7 @@ TEST(Video, NotAVideoFailsWithFfmpegsReason) {
   expect_only(dir.path(), in);
 }
 
-TEST(Video, TruncatedFilesFail) {
+TEST(Video, TruncatedFilesFailUnderStrict) {
   REQUIRE_FFMPEG();
   TempDir dir;
   auto mp4 = dir / "whole.mp4";
@@ -540,21 +576,26 @@ TEST(Video, TruncatedFilesFail) {
     TempDir cut_dir;
     auto cut = cut_dir / ("cut" + whole.extension().string());
     mbtest::write_file(cut, bytes.substr(0, bytes.size() / 2));
-    auto err = convert(cut, cut_dir / "cut_out.mkv");
+    auto err = convert(cut, cut_dir / "cut_out.mkv", {"--strict"});
     EXPECT_NE(err, "") << whole;
     expect_only(cut_dir.path(), cut);
   }
-  // The mp4 loses its index (moov comes last); the mkv's clusters stop halfway.
+  // The mp4 loses its index (moov comes last): nothing can be read, --strict or not. The
+  // mkv's clusters stop halfway: converted as far as they go, or under --strict failed.
   TempDir one;
   std::string bytes = mbtest::read_file(mp4);
   mbtest::write_file(one / "c.mp4", bytes.substr(0, bytes.size() / 2));
   EXPECT_NE(convert(one / "c.mp4", one / "c.mkv").find("Invalid data found"), std::string::npos);
   bytes = mbtest::read_file(mkv);
   mbtest::write_file(one / "d.mkv", bytes.substr(0, bytes.size() / 2));
-  EXPECT_NE(convert(one / "d.mkv", one / "d_out.mkv").find("truncated"), std::string::npos);
+  EXPECT_NE(convert(one / "d.mkv", one / "d_strict.mkv", {"--strict"}).find("truncated"), std::string::npos);
+  const Converted half = convert_noting(one / "d.mkv", one / "d_out.mkv");
+  EXPECT_EQ(half.error, "");
+  EXPECT_NE(half.warning.find("the rest is missing"), std::string::npos) << half.warning;
+  expect_clean_decode(one / "d_out.mkv");
 }
 
-TEST(Video, DamageMidwayFails) {
+TEST(Video, DamageMidwayFailsUnderStrict) {
   REQUIRE_FFMPEG();
   TempDir dir;
   auto avi = dir / "d.avi";
@@ -568,9 +609,14 @@ TEST(Video, DamageMidwayFails) {
     TempDir d;
     auto in = d / f.filename().string();
     mbtest::write_file(in, bytes);
-    auto err = convert(in, d / "out.mkv");
+    auto err = convert(in, d / "out.mkv", {"--strict"});
     EXPECT_NE(err, "") << f;
     expect_only(d.path(), in);
+    // Without --strict, what decodes is converted, with a warning.
+    const Converted tolerant = convert_noting(in, d / "out.mkv");
+    EXPECT_EQ(tolerant.error, "") << f;
+    EXPECT_NE(tolerant.warning, "") << f;
+    expect_clean_decode(d / "out.mkv");
   }
 }
 
@@ -665,17 +711,41 @@ TEST(Video, WithThreadsToSpareLaterPartsAreCodedAtOnce) {
   ASSERT_EQ(convert(in, dir / "two.ogv", {"--format", "ogv"}, 2), "");
   expect_clean_decode(dir / "two.ogv");
 
-  // Damage in the last part: the file is coded again in one part, and fails as it does then.
+  // Damage in the last part: the file ends as it does when coded in one part (here the
+  // demuxer stops at the damage; a part that fails has the file coded again in one part):
+  // converted with the same frames and warning, or under --strict failed with the same reason.
   auto mkv = dir / "whole.mkv";
   make_media("-i '" + in.string() + "' -c copy", mkv);
   std::string bytes = mbtest::read_file(mkv);
   for (std::size_t i = bytes.size() * 8 / 10; i < bytes.size() * 8 / 10 + 20000; ++i)
     bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
   mbtest::write_file(dir / "damaged.mkv", bytes);
-  const std::string err1 = convert(dir / "damaged.mkv", dir / "damaged1.mkv", {}, 1);
+  const Converted one_part = convert_noting(dir / "damaged.mkv", dir / "damaged1.mkv", {}, 1);
+  const Converted two_parts = convert_noting(dir / "damaged.mkv", dir / "damaged2.mkv", {}, 2);
+  EXPECT_EQ(one_part.error, "");
+  EXPECT_NE(one_part.warning, "");
+  EXPECT_EQ(two_parts.error, "");
+  EXPECT_EQ(two_parts.warning, one_part.warning);
+  const auto damaged1 = video_frames(dir / "damaged1.mkv"), damaged2 = video_frames(dir / "damaged2.mkv");
+  ASSERT_EQ(damaged2.size(), damaged1.size());
+  for (std::size_t i = 0; i < damaged1.size(); ++i) EXPECT_EQ(damaged2[i].first, damaged1[i].first) << "frame " << i;
+  expect_clean_decode(dir / "damaged2.mkv");
+  const std::string err1 = convert(dir / "damaged.mkv", dir / "strict1.mkv", {"--strict"}, 1);
   EXPECT_NE(err1, "");
-  EXPECT_EQ(convert(dir / "damaged.mkv", dir / "damaged2.mkv", {}, 2), err1);
-  EXPECT_FALSE(fs::exists(dir / "damaged2.mkv"));
+  EXPECT_EQ(convert(dir / "damaged.mkv", dir / "strict2.mkv", {"--strict"}, 2), err1);
+  EXPECT_FALSE(fs::exists(dir / "strict2.mkv"));
+  // Packets the decoder cannot decode in the last part fail it: the file is coded again in one
+  // part, the damage skipped there.
+  bytes = mbtest::read_file(in);
+  const auto [mdat, mdat_size] = mdat_of(bytes);
+  for (std::size_t i = mdat + mdat_size * 8 / 10; i < mdat + mdat_size * 8 / 10 + 4096; ++i) bytes[i] = '\xff';
+  mbtest::write_file(dir / "damaged.mp4", bytes);
+  const Converted undecodable = convert_noting(dir / "damaged.mp4", dir / "undecodable2.mkv", {}, 2);
+  EXPECT_EQ(undecodable.error, "");
+  EXPECT_NE(undecodable.warning.find("damaged video packet"), std::string::npos) << undecodable.warning;
+  ASSERT_EQ(convert(dir / "damaged.mp4", dir / "undecodable1.mkv", {}, 1), "");
+  EXPECT_TRUE(part_starts(video_frames(dir / "undecodable2.mkv")).empty());
+  EXPECT_EQ(video_frames(dir / "undecodable2.mkv"), video_frames(dir / "undecodable1.mkv"));
 
   // Stopped while the parts run: every thread ends, nothing is left.
   auto harness = video();
@@ -756,6 +826,448 @@ TEST(Video, BundledSampleConverts) {
   auto out = dir / "video_sample.mkv";
   ASSERT_EQ(convert(sample, out), "");
   expect_converted(out, duration_of(probe(sample)), 1, 1);
+}
+
+// A 4 s H.264/AAC clip, with its index first (-movflags +faststart) when `index_first`.
+void make_clip(const fs::path& out, bool index_first = false) {
+  make_media(kVideo + kTone + "-t 4 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -ac 2" +
+                 (index_first ? " -movflags +faststart" : ""),
+             out);
+}
+
+// The duration of what the ffmpeg CLI makes of `in` with Theora and Vorbis.
+double cli_duration(const fs::path& in, const fs::path& dir) {
+  auto out = dir / "cli_reference.mkv";
+  auto r = mbtest::run({"ffmpeg", "-nostdin", "-v", "quiet", "-y", "-i", in.string(), "-c:v", "libtheora", "-c:a",
+                        "libvorbis", out.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return duration_of(probe(out));
+}
+
+// The output's video and audio start within a frame and 50 ms of each other, and end so.
+void expect_streams_together(const fs::path& out) {
+  const Span v = span_of(out, "v:0"), a = span_of(out, "a:0");
+  EXPECT_NEAR(v.start, a.start, 0.05) << out;
+  EXPECT_NEAR(v.end, a.end, 0.05) << out;
+}
+
+TEST(Video, DamageInMdatIsConvertedWithAWarning) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  auto whole = dir / "whole.mp4";
+  make_clip(whole);
+  std::string bytes = mbtest::read_file(whole);
+  const auto [mdat, size] = mdat_of(bytes);
+  ASSERT_GT(size, 40000u);
+  for (std::size_t i = mdat + size / 2; i < mdat + size / 2 + 4096; ++i) bytes[i] = '\xff';
+  auto damaged = dir / "damaged.mp4";
+  mbtest::write_file(damaged, bytes);
+
+  auto out = dir / "damaged.mkv";
+  const Converted c = convert_noting(damaged, out);
+  ASSERT_EQ(c.error, "");
+  // The warning names what the decoders did and where: "2 damaged video packets between
+  // 1.880 s and 1.920 s skipped (Invalid data found when processing input); ...".
+  EXPECT_NE(c.warning.find("damaged video packet"), std::string::npos) << c.warning;
+  EXPECT_NE(c.warning.find("damaged audio packet"), std::string::npos) << c.warning;
+  EXPECT_NE(c.warning.find(" s skipped ("), std::string::npos) << c.warning;
+  expect_converted(out, cli_duration(damaged, dir.path()), 1, 1);
+  // The audio keeps its time line across the packets skipped: the streams stay in sync.
+  expect_in_sync(out, whole);
+  expect_streams_together(out);
+
+  // --strict fails it on the first error, as before ("decoding audio frame 95: ...").
+  auto err = convert(damaged, dir / "strict.mkv", {"--strict"});
+  EXPECT_EQ(err.find("decoding "), 0u) << err;
+  EXPECT_FALSE(fs::exists(dir / "strict.mkv"));
+
+  // Through the command line: ok, the warning in the report, counted in the summary. (The
+  // file gets both slots there, and a decoder on two threads reports an error while the next
+  // packet is decoded: the times may differ.)
+  auto report = dir / "report.jsonl";
+  auto r = mbtest::mediabatch(
+      {"video", damaged.string(), "-o", (dir / "cli").string(), "--report", report.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("1 ok, 0 failed, 0 skipped, 1 with warnings"), std::string::npos) << r.err;
+  const json line = json::parse(mbtest::read_file(report));
+  EXPECT_EQ(line["status"], "ok") << line.dump();
+  EXPECT_NE(line.value("warning", "").find("damaged video packet"), std::string::npos) << line.dump();
+}
+
+TEST(Video, TruncatedClipIsConvertedAsFarAsItGoes) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  auto whole = dir / "whole.mp4";
+  make_clip(whole, true);
+  auto whole_mkv = dir / "whole.mkv";
+  make_media("-i '" + whole.string() + "' -c copy", whole_mkv);
+  for (const auto& f : {whole, whole_mkv}) {
+    const std::string bytes = mbtest::read_file(f);
+    TempDir d;
+    auto cut = d / ("cut" + f.extension().string());
+    mbtest::write_file(cut, bytes.substr(0, bytes.size() * 6 / 10));
+    auto out = d / "cut_out.mkv";
+    const Converted c = convert_noting(cut, out);
+    ASSERT_EQ(c.error, "") << f;
+    // "the input ends at 2.520 s of 4.000 s: the rest is missing (...)"
+    EXPECT_NE(c.warning.find("the input ends at 2."), std::string::npos) << c.warning;
+    EXPECT_NE(c.warning.find(" of 4.0"), std::string::npos) << c.warning;
+    EXPECT_NE(c.warning.find("the rest is missing"), std::string::npos) << c.warning;
+    expect_converted(out, cli_duration(cut, d.path()), 1, 1);
+    // The audio, cut off before the video, is filled with silence to its end.
+    expect_streams_together(out);
+
+    auto err = convert(cut, d / "strict.mkv", {"--strict"});
+    EXPECT_NE(err, "") << f;
+    EXPECT_FALSE(fs::exists(d / "strict.mkv"));
+    // What fails the mp4 is the demuxer's mark on the packet it read only part of.
+    if (f == whole) {
+      EXPECT_NE(err.find("reading the input: a corrupt packet at 2."), std::string::npos) << err;
+    }
+  }
+}
+
+TEST(Video, VorbisInMatroskaKeepsItsTimeLineAcrossAGap) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  auto whole = dir / "whole.mkv";
+  make_media(kVideo + kTone + "-t 4 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a libvorbis", whole);
+  // 40 audio packets (about 0.85 s) lost in the middle, as a damaged cluster would lose them.
+  auto gap = dir / "gap.mkv";
+  make_media("-i '" + whole.string() + "' -c copy -bsf:a \"noise=drop=between(n\\,60\\,99)\"", gap);
+  ASSERT_LT(span_of(gap, "a:0").packets + 39, span_of(whole, "a:0").packets);
+  auto out = dir / "out.mkv";
+  ASSERT_EQ(convert(gap, out), "");
+  expect_converted(out, duration_of(probe(whole)), 1, 1);
+  // Nothing after the gap plays early: the audio ends where the input's does.
+  expect_in_sync(out, gap);
+  expect_streams_together(out);
+}
+
+// Chapters of an output: start and end in seconds, and title, one per line.
+std::string chapters_of(const fs::path& file) {
+  auto r = mbtest::run({"ffprobe", "-v", "error", "-show_entries", "chapter=start_time,end_time:chapter_tags=title",
+                        "-of", "csv=p=0", file.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::string out;
+  for (const auto& line : lines_of(r.out)) {
+    double start = 0, end = 0;
+    char title[64] = {};
+    if (std::sscanf(line.c_str(), "%lf,%lf,%63[^\n]", &start, &end, title) != 3) {
+      ADD_FAILURE() << line;
+      continue;
+    }
+    char text[128];
+    std::snprintf(text, sizeof text, "%.3f-%.3f %s\n", start, end, title);
+    out += text;
+  }
+  return out;
+}
+
+TEST(Video, ChaptersAndTagsAreKept) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  auto plain = dir / "plain.mp4";
+  make_clip(plain);
+  auto meta = dir / "chapters.ffmetadata";
+  mbtest::write_file(meta,
+                     ";FFMETADATA1\ntitle=Holiday\ncreation_time=2024-05-01T10:00:00.000000Z\n"
+                     "location=+48.8577+002.2950/\n"
+                     "[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=Intro\n"
+                     "[CHAPTER]\nTIMEBASE=1/1000\nSTART=1500\nEND=3000\ntitle=Middle part\n"
+                     "[CHAPTER]\nTIMEBASE=1/1000\nSTART=3000\nEND=4000\ntitle=End\n");
+  auto in = dir / "chapters.mov";
+  make_media("-i '" + plain.string() + "' -i '" + meta.string() + "' -map 0 -map_metadata 1 -map_chapters 1 -c copy",
+             in);
+  ASSERT_EQ(chapters_of(in), "0.000-1.500 Intro\n1.500-3.000 Middle part\n3.000-4.000 End\n");
+
+  auto all = dir / "all.mkv";
+  ASSERT_EQ(convert(in, all), "");
+  EXPECT_EQ(chapters_of(all), "0.000-1.500 Intro\n1.500-3.000 Middle part\n3.000-4.000 End\n");
+  auto tags = mbtest::run({"ffprobe", "-v", "error", "-show_entries", "format_tags", "-of", "json", all.string()});
+  const json t = json::parse(tags.out)["format"]["tags"];
+  EXPECT_EQ(t.value("title", ""), "Holiday") << t.dump();
+  EXPECT_EQ(t.value("creation_time", ""), "2024-05-01T10:00:00.000000Z") << t.dump();
+  EXPECT_EQ(t.value("LOCATION", t.value("location", "")), "+48.8577+002.2950/") << t.dump();
+
+  // --start shifts them: one before it is dropped, one across it starts at 0.
+  auto late = dir / "late.mkv";
+  ASSERT_EQ(convert(in, late, {"--start", "2"}), "");
+  EXPECT_EQ(chapters_of(late), "0.000-1.000 Middle part\n1.000-2.000 End\n");
+  // --duration cuts them: one after the end is dropped, one across it ends there.
+  auto middle = dir / "middle.mkv";
+  ASSERT_EQ(convert(in, middle, {"--start", "1", "--duration", "1.5"}), "");
+  EXPECT_EQ(chapters_of(middle), "0.000-0.500 Intro\n0.500-1.500 Middle part\n");
+
+  // FFmpeg's Ogg muxer writes no chapters for Theora and Vorbis: the result says so.
+  auto ogv = dir / "all.ogv";
+  const Converted c = convert_noting(in, ogv, {"--format", "ogv"});
+  ASSERT_EQ(c.error, "");
+  EXPECT_NE(c.warning.find("chapters are not kept in Ogg"), std::string::npos) << c.warning;
+  EXPECT_EQ(chapters_of(ogv), "");
+}
+
+// --- The picture: rotation, interlacing, HDR, colour tags ---
+
+// A moving clip, `seconds` long, stored as `size`, with a red square in its top-left corner and
+// blue ones in the others.
+void make_corner_clip(const fs::path& out, const std::string& size, int seconds) {
+  std::string corners = "drawbox=x=0:y=0:w=64:h=48:c=red:t=fill";
+  for (const char* at : {"x=iw-64:y=0", "x=0:y=ih-48", "x=iw-64:y=ih-48"})
+    corners += std::string(",drawbox=") + at + ":w=64:h=48:c=blue:t=fill";
+  make_media("-f lavfi -i testsrc2=s=" + size + ":r=25," + corners + " -t " + std::to_string(seconds) +
+                 " -c:v libx264 -preset veryfast -pix_fmt yuv420p",
+             out);
+}
+
+// The same clip with a rotation in its display matrix, as phones write it.
+void rotate_clip(const fs::path& in, int degrees, const fs::path& out) {
+  make_media("-i '" + in.string() + "' -c copy -metadata:s:v:0 rotate=" + std::to_string(degrees), out);
+}
+
+json video_stream(const fs::path& file) {
+  auto r = mbtest::run({"ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                        "stream=width,height,r_frame_rate,field_order,color_range,color_space,color_transfer,"
+                        "color_primaries",
+                        "-of", "json", file.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  return j["streams"].empty() ? json::object() : j["streams"][0];
+}
+
+// The corners of frame `n` that are red (else they are the blue of the clip): "top-left",
+// "top-right bottom-left", ...
+std::string red_corners(const fs::path& file, int n = 0) {
+  const json v = video_stream(file);
+  const int w = v.value("width", 0), h = v.value("height", 0);
+  auto r = mbtest::run({"ffmpeg", "-nostdin", "-v", "error", "-i", file.string(), "-vf",
+                        "select=eq(n\\," + std::to_string(n) + "),format=rgb24", "-frames:v", "1", "-f", "rawvideo",
+                        "-"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.size(), static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * 3) << file;
+  if (r.out.size() != static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * 3) return "";
+  // The mean red and blue of the 8x8 block at (x0, y0).
+  const auto red_at = [&](int x0, int y0) {
+    double red = 0, blue = 0;
+    for (int y = y0; y < y0 + 8; ++y) {
+      for (int x = x0; x < x0 + 8; ++x) {
+        const std::size_t at = (static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)) * 3;
+        red += static_cast<unsigned char>(r.out[at]);
+        blue += static_cast<unsigned char>(r.out[at + 2]);
+      }
+    }
+    return red / 64 > 160 && blue / 64 < 96;
+  };
+  struct Corner {
+    const char* name;
+    int x, y;
+  };
+  std::string corners;
+  for (const Corner& c : {Corner{"top-left", 0, 0}, Corner{"top-right", w - 8, 0}, Corner{"bottom-left", 0, h - 8},
+                          Corner{"bottom-right", w - 8, h - 8}})
+    if (red_at(c.x, c.y)) corners += (corners.empty() ? "" : " ") + std::string(c.name);
+  return corners;
+}
+
+// The ffmpeg CLI's own Theora output of `in`, with `filters` when not empty.
+fs::path cli_theora(const fs::path& in, const fs::path& out, const std::string& filters = "") {
+  make_media("-i '" + in.string() + "' " + (filters.empty() ? "" : "-vf '" + filters + "' ") + "-c:v libtheora", out);
+  return out;
+}
+
+TEST(Video, RotatedClipsAreTurnedUprightAsTheFfmpegCliDoes) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  auto stored = dir / "stored.mp4";
+  make_corner_clip(stored, "320x180", 1);
+  ASSERT_EQ(red_corners(stored), "top-left");
+  for (const std::string ext : {"mp4", "mov"}) {
+    for (int degrees : {90, 180, 270}) {
+      const std::string name = "rot" + std::to_string(degrees) + "." + ext;
+      SCOPED_TRACE(name);
+      auto in = dir / name;
+      rotate_clip(stored, degrees, in);
+      auto out = dir / (name + ".mkv");
+      ASSERT_EQ(convert(in, out), "");
+      const fs::path cli = cli_theora(in, dir / (name + ".cli.mkv"));
+      const json v = video_stream(out), c = video_stream(cli);
+      EXPECT_EQ(v["width"], degrees == 180 ? 320 : 180);
+      EXPECT_EQ(v["height"], degrees == 180 ? 180 : 320);
+      EXPECT_EQ(v["width"], c["width"]);
+      EXPECT_EQ(v["height"], c["height"]);
+      const std::string corner = red_corners(out);
+      EXPECT_EQ(corner, red_corners(cli));
+      EXPECT_NE(corner, "top-left");  // turned
+    }
+  }
+  // --no-autorotate keeps the picture as stored.
+  auto kept = dir / "kept.mkv";
+  ASSERT_EQ(convert(dir / "rot90.mp4", kept, {"--no-autorotate"}), "");
+  EXPECT_EQ(video_stream(kept)["width"], 320);
+  EXPECT_EQ(video_stream(kept)["height"], 180);
+  EXPECT_EQ(red_corners(kept), "top-left");
+}
+
+TEST(Video, MaxHeightAppliesToTheUprightPicture) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  auto stored = dir / "stored.mp4";
+  make_corner_clip(stored, "640x360", 1);
+  auto portrait = dir / "portrait.mov";
+  rotate_clip(stored, 90, portrait);
+  auto out = dir / "portrait.mkv";
+  ASSERT_EQ(convert(portrait, out, {"--max-height", "320"}), "");
+  const json v = video_stream(out);
+  EXPECT_EQ(v["width"], 180);
+  EXPECT_EQ(v["height"], 320);
+  EXPECT_EQ(red_corners(out), red_corners(cli_theora(portrait, dir / "cli.mkv")));
+}
+
+TEST(Video, RotationIsTheSameInEveryPart) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  auto stored = dir / "stored.mp4";
+  make_corner_clip(stored, "320x180", 13);
+  auto in = dir / "long.mov";
+  rotate_clip(stored, 270, in);
+  auto one = dir / "one.mkv", two = dir / "two.mkv";
+  ASSERT_EQ(convert(in, one, {}, 1), "");
+  ASSERT_EQ(convert(in, two, {}, 2), "");
+  const auto frames = video_frames(two);
+  ASSERT_EQ(frames.size(), 325u);
+  const auto starts = part_starts(frames);  // two threads: the second part was coded apart
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(video_stream(two)["width"], 180);
+  EXPECT_EQ(video_stream(two)["height"], 320);
+  const fs::path cli = cli_theora(in, dir / "cli.mkv");
+  for (const int n : {10, static_cast<int>(starts[0]) + 2, 300}) {
+    SCOPED_TRACE("frame " + std::to_string(n));
+    const std::string corner = red_corners(two, n);
+    EXPECT_EQ(corner, red_corners(cli, n));
+    EXPECT_EQ(corner, red_corners(one, n));
+  }
+  expect_clean_decode(two);
+}
+
+// Decodes a video to 8-bit gray with the ffmpeg CLI: its frames' rows, one byte a pixel.
+std::string gray_frames(const fs::path& file) {
+  auto r = mbtest::run({"ffmpeg", "-nostdin", "-v", "error", "-i", file.string(), "-f", "rawvideo", "-pix_fmt", "gray",
+                        "-"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
+
+double mean_luma(const fs::path& file) {
+  const std::string gray = gray_frames(file);
+  double sum = 0;
+  for (const char c : gray) sum += static_cast<unsigned char>(c);
+  return gray.empty() ? 0 : sum / static_cast<double>(gray.size());
+}
+
+// Combing: the mean absolute difference between each even row and the odd row below it. Two
+// fields from different moments woven into one frame differ there wherever something moves.
+double combing(const fs::path& file, int width) {
+  const std::string gray = gray_frames(file);
+  const std::size_t w = static_cast<std::size_t>(width);
+  double sum = 0;
+  std::size_t count = 0;
+  for (std::size_t row = 0; (row + 2) * w <= gray.size(); row += 2) {
+    for (std::size_t x = 0; x < w; ++x) {
+      sum += std::abs(static_cast<unsigned char>(gray[row * w + x]) - static_cast<unsigned char>(gray[(row + 1) * w + x]));
+      ++count;
+    }
+  }
+  return count ? sum / static_cast<double>(count) : 0;
+}
+
+TEST(Video, InterlacedInputIsDeinterlaced) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  // 50 fields a second from a moving pattern, woven top field first into 25 frames.
+  auto in = dir / "fields.ts";
+  make_media("-f lavfi -i testsrc2=s=720x576:r=50,scroll=h=0.02 -vf interlace=scan=tff -t 2 -c:v mpeg2video -b:v 8M "
+             "-flags +ilme+ildct -top 1 -field_order tt",
+             in);
+  ASSERT_EQ(video_stream(in)["field_order"], "tt");
+  auto out = dir / "fields.mkv";
+  ASSERT_EQ(convert(in, out), "");
+  const json v = video_stream(out);
+  EXPECT_EQ(v["r_frame_rate"], "25/1");  // a frame per field pair
+  EXPECT_EQ(span_of(out, "v:0").packets, 50);
+  EXPECT_EQ(v["field_order"], "progressive");
+  const double deinterlaced = combing(out, 720);
+  EXPECT_LT(deinterlaced, 3) << "combed";
+  expect_clean_decode(out);
+
+  // --deinterlace off: the frames as they are, combed, and the field order written down.
+  auto off = dir / "off.mkv";
+  ASSERT_EQ(convert(in, off, {"--deinterlace", "off"}), "");
+  EXPECT_EQ(video_stream(off)["field_order"], "tt");
+  EXPECT_GT(combing(off, 720), 8);
+}
+
+TEST(Video, HdrIsToneMappedToBt709) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  const std::string chain =
+      "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,"
+      "format=yuv420p";
+  for (const auto& [name, transfer] : {std::pair{"hlg.mp4", "arib-std-b67"}, std::pair{"pq.mkv", "smpte2084"}}) {
+    SCOPED_TRACE(name);
+    auto in = dir / name;
+    make_media("-f lavfi -i testsrc2=s=320x180:r=25 -t 1 -pix_fmt yuv420p10le -c:v libx265 -x265-params log-level=error "
+               "-color_trc " + std::string(transfer) + " -color_primaries bt2020 -colorspace bt2020nc",
+               in);
+    ASSERT_EQ(video_stream(in)["color_transfer"], transfer);
+    auto out = dir / (std::string(name) + ".mkv");
+    ASSERT_EQ(convert(in, out), "");
+    const json v = video_stream(out);
+    EXPECT_EQ(v["color_transfer"], "bt709");
+    EXPECT_EQ(v["color_primaries"], "bt709");
+    EXPECT_EQ(v["color_space"], "bt709");
+    EXPECT_EQ(v["color_range"], "tv");
+    const double reference = mean_luma(cli_theora(in, dir / (std::string(name) + ".cli.mkv"), chain));
+    EXPECT_NEAR(mean_luma(out), reference, reference * 0.03);
+
+    // --tonemap off: the HDR samples as they are, tagged as they were.
+    auto off = dir / (std::string(name) + ".off.mkv");
+    ASSERT_EQ(convert(in, off, {"--tonemap", "off"}), "");
+    EXPECT_EQ(video_stream(off)["color_transfer"], transfer);
+    EXPECT_EQ(video_stream(off)["color_primaries"], "bt2020");
+    EXPECT_GT(std::abs(mean_luma(off) - reference), reference * 0.2);
+  }
+}
+
+TEST(Video, ColourTagsSayWhatTheSamplesAre) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  // BT.709 tags are kept.
+  auto tagged = dir / "tagged.mp4";
+  make_media(kVideo + "-t 1 -c:v libx264 -preset veryfast -pix_fmt yuv420p -color_primaries bt709 -color_trc bt709 "
+                      "-colorspace bt709 -color_range tv",
+             tagged);
+  ASSERT_EQ(convert(tagged, dir / "tagged.mkv"), "");
+  const json v = video_stream(dir / "tagged.mkv");
+  EXPECT_EQ(v["color_primaries"], "bt709");
+  EXPECT_EQ(v["color_transfer"], "bt709");
+  EXPECT_EQ(v["color_space"], "bt709");
+  EXPECT_EQ(v["color_range"], "tv");
+  // Full range (yuvj420p) is converted to limited range, and tagged so: light grey decodes as
+  // the light grey of the input and of the ffmpeg CLI's output.
+  auto full = dir / "full.mp4";
+  make_media("-f lavfi -i color=c=0xEBEBEB:s=320x180:r=25 -t 1 -c:v libx264 -preset veryfast -pix_fmt yuvj420p", full);
+  ASSERT_EQ(video_stream(full)["color_range"], "pc");
+  ASSERT_EQ(convert(full, dir / "full.mkv"), "");
+  EXPECT_EQ(video_stream(dir / "full.mkv")["color_range"], "tv");
+  EXPECT_NEAR(mean_luma(dir / "full.mkv"), mean_luma(full), 1.0);
+  EXPECT_NEAR(mean_luma(dir / "full.mkv"), mean_luma(cli_theora(full, dir / "cli.mkv")), 1.0);
+}
+
+TEST(Video, PictureOptionsAreChecked) {
+  EXPECT_ANY_THROW(video({"--deinterlace", "yes"}));
+  EXPECT_ANY_THROW(video({"--tonemap", "on"}));
+  EXPECT_NO_THROW(video({"--no-autorotate", "--deinterlace", "on", "--tonemap", "off"}));
+  EXPECT_NO_THROW(video({"--deinterlace", "auto", "--tonemap", "auto"}));
 }
 
 }  // namespace

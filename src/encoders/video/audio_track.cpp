@@ -10,6 +10,7 @@
 extern "C" {
 #include <libavutil/channel_layout.h>
 #include <libavutil/mathematics.h>
+#include <libavutil/samplefmt.h>
 }
 
 namespace mediabatch::video {
@@ -36,7 +37,7 @@ uint64_t vorbis_layout_mask(int channels) {
 
 AudioTrack::AudioTrack(AVStream* in, AVFormatContext* out, AVPacket* packet, const Settings& settings, int threads,
                        EncodeContext& ctx)
-    : in_(in), decoder_(open_decoder(in, threads, "audio")) {
+    : in_(in), decoder_(open_decoder(in, threads, "audio")), log_("audio", in->time_base, settings.strict) {
   if (decoder_->sample_rate <= 0) throw Error("the audio stream has no sample rate");
   if (decoder_->ch_layout.nb_channels <= 0) throw Error("the audio stream has no channels");
   open_encoder(out, settings, threads, ctx);
@@ -86,7 +87,7 @@ void AudioTrack::open_buffers() {
 }
 
 void AudioTrack::decode(const AVPacket* packet, AVFrame* frame, const Timeline& time) {
-  video::decode(decoder_.get(), packet, frame, "audio", decoded_, [&](AVFrame* f) { on_frame(f, time); });
+  video::decode(decoder_.get(), packet, frame, log_, time, [&](AVFrame* f) { on_frame(f, time); });
 }
 
 std::int64_t AudioTrack::reached_us() const {
@@ -182,15 +183,16 @@ void AudioTrack::encode(const AVFrame* frame) {
 }
 
 void AudioTrack::on_frame(AVFrame* f, const Timeline& time) {
-  ++decoded_;
   if (write_pos_ == AV_NOPTS_VALUE) {
-    // Later frames follow on sample by sample from the first one's time, as with the
-    // ffmpeg CLI without -async: no gaps are filled, nothing drifts.
+    // Later frames follow on sample by sample from the first one's time, so nothing drifts
+    // (as with the ffmpeg CLI without -async), except across a hole (fill_gap_before).
     std::int64_t rel_us = 0;
     if (f->best_effort_timestamp != AV_NOPTS_VALUE) rel_us = time.output_us(f->best_effort_timestamp, in_->time_base);
     write_pos_ = av_rescale(rel_us, encoder_->sample_rate, AV_TIME_BASE);
     end_sample_ = time.end_us == kNoLimit ? kNoLimit : av_rescale(time.end_us, encoder_->sample_rate, AV_TIME_BASE);
     trim_start_ = time.trim_start;
+  } else if (f->best_effort_timestamp != AV_NOPTS_VALUE) {
+    fill_gap_before(f, time);
   }
   configure_resampler(f);
   const int room = swr_get_out_samples(resampler_.get(), f->nb_samples);
@@ -203,7 +205,31 @@ void AudioTrack::on_frame(AVFrame* f, const Timeline& time) {
   send_chunks(false);
 }
 
-void AudioTrack::flush() {
+// A packet skipped as damaged, or data the demuxer lost, leaves a hole in the time line: it is
+// filled with silence, or everything after it would play early. Less than half a frame is
+// timestamp rounding (Matroska's 1 ms), not a hole.
+void AudioTrack::fill_gap_before(const AVFrame* f, const Timeline& time) {
+  const int rate = encoder_->sample_rate;
+  const std::int64_t at = av_rescale(time.output_us(f->best_effort_timestamp, in_->time_base), rate, AV_TIME_BASE);
+  const std::int64_t buffered = resampler_ ? swr_get_delay(resampler_.get(), rate) : 0;  // lands before the frame
+  if (f->sample_rate > 0 && at - (write_pos_ + buffered) > av_rescale(f->nb_samples, rate, f->sample_rate) / 2)
+    fill_silence(at - buffered);
+}
+
+// Silence from write_pos_ up to `until_sample`, a buffer at a time.
+void AudioTrack::fill_silence(std::int64_t until_sample) {
+  ensure_converted_capacity(4096);
+  while (write_pos_ < until_sample && !done_) {
+    const int n = static_cast<int>(std::min<std::int64_t>(until_sample - write_pos_, converted_->nb_samples));
+    const int r = av_samples_set_silence(converted_->extended_data, 0, n, encoder_->ch_layout.nb_channels,
+                                         encoder_->sample_fmt);
+    if (r < 0) fail("filling a gap in the audio", r);
+    push(converted_->extended_data, n);
+    send_chunks(false);
+  }
+}
+
+void AudioTrack::flush(std::int64_t until_us) {
   if (resampler_) {
     ensure_converted_capacity(4096);
     for (;;) {
@@ -213,6 +239,8 @@ void AudioTrack::flush() {
       push(converted_->extended_data, got);
     }
   }
+  if (until_us != AV_NOPTS_VALUE && write_pos_ != AV_NOPTS_VALUE)
+    fill_silence(av_rescale(until_us, encoder_->sample_rate, AV_TIME_BASE));
   send_chunks(true);
   encode(nullptr);
 }

@@ -4,6 +4,7 @@
 // not thread-safe.
 #include <cstdint>
 
+#include "decoder.hpp"
 #include "ffmpeg_handles.hpp"
 #include "input.hpp"
 #include "output.hpp"
@@ -19,11 +20,14 @@ class AudioTrack {
 
   // Sends one packet of the track's stream (null: the end) through the track.
   void decode(const AVPacket* packet, AVFrame* frame, const Timeline& time);
-  // Codes what is left in the resampler and the FIFO, then drains the encoder.
-  void flush();
+  // Codes what is left in the resampler and the FIFO, then drains the encoder. `until_us`
+  // (else AV_NOPTS_VALUE): output time to fill with silence up to first, for an input cut
+  // short whose audio stops before its video.
+  void flush(std::int64_t until_us);
 
   bool done() const { return done_; }
   std::int64_t packets() const { return sink_.packets; }
+  const DecodeLog& decode_log() const { return log_; }
   // Output time where the converted audio ends; AV_NOPTS_VALUE before the first frame.
   std::int64_t reached_us() const;
 
@@ -31,6 +35,8 @@ class AudioTrack {
   void open_encoder(const AVFormatContext* out, const Settings& settings, int threads, EncodeContext& ctx);
   void open_buffers();
   void on_frame(AVFrame* f, const Timeline& time);
+  void fill_gap_before(const AVFrame* f, const Timeline& time);
+  void fill_silence(std::int64_t until_sample);
   void configure_resampler(const AVFrame* f);
   void ensure_converted_capacity(int samples);
   void push(uint8_t** planes, int count);
@@ -53,7 +59,7 @@ class AudioTrack {
   std::int64_t fifo_pts_ = 0;                // output time of the first sample in the FIFO
   std::int64_t end_sample_ = kNoLimit;
   bool trim_start_ = false;
-  std::int64_t decoded_ = 0;
+  DecodeLog log_;
   bool done_ = false;
 };
 

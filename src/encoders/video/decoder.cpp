@@ -1,5 +1,7 @@
 #include "decoder.hpp"
 
+#include <utility>
+
 #include "mediabatch/errors.hpp"
 
 namespace mediabatch::video {
@@ -18,12 +20,66 @@ CodecContext open_decoder(const AVStream* stream, int threads, const std::string
   return dec;
 }
 
-void check_intact(const AVFrame* frame, const std::string& kind, std::int64_t count) {
-  // The decoder concealed damage (what `ffmpeg -xerror` stops on as "corrupt decoded
-  // frame"): the input is broken midway, and the output would show it.
-  if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT))
-    throw Error("decoding " + kind + " frame " + std::to_string(count + 1) + ": " + av_error(AVERROR_INVALIDDATA) +
+DecodeLog::DecodeLog(std::string kind, AVRational time_base, bool strict)
+    : kind_(std::move(kind)), time_base_(time_base), strict_(strict) {}
+
+void DecodeLog::Tally::add(std::int64_t us) {
+  ++count;
+  if (us == AV_NOPTS_VALUE) return;
+  if (first_us == AV_NOPTS_VALUE || us < first_us) first_us = us;
+  if (last_us == AV_NOPTS_VALUE || us > last_us) last_us = us;
+}
+
+std::string DecodeLog::Tally::note(const std::string& what) const {
+  std::string text = std::to_string(count) + " damaged " + what + (count == 1 ? "" : "s");
+  if (first_us == AV_NOPTS_VALUE) return text;
+  if (first_us == last_us) return text + " at " + time_text(first_us);
+  return text + " between " + time_text(first_us) + " and " + time_text(last_us);
+}
+
+std::vector<std::string> DecodeLog::notes() const {
+  std::vector<std::string> notes;
+  if (skipped_.count > 0)
+    notes.push_back(skipped_.note(kind_ + " packet") + " skipped (" + av_error(skip_reason_) + ")");
+  if (concealed_.count > 0) notes.push_back(concealed_.note(kind_ + " frame") + " concealed");
+  return notes;
+}
+
+void DecodeLog::sent(const AVPacket* packet, int result, const Timeline& time) {
+  const bool corrupt = packet && (packet->flags & AV_PKT_FLAG_CORRUPT);
+  if (packet) {
+    const std::int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+    packet_us_ = ts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : time.output_us(ts, time_base_);
+  }
+  // The demuxer read less than the packet should hold: a file cut short, or damage it saw.
+  if (corrupt && strict_) throw Error("reading the input: a corrupt packet at " + time_text(packet_us_));
+  if (result < 0 && result != AVERROR_EOF) {
+    failed(result);
+  } else if (corrupt) {
+    concealed_.add(packet_us_);
+    corrupt_pts_ = packet->pts;
+  }
+}
+
+void DecodeLog::failed(int code) {
+  // No memory is not damage; a stop (AVERROR_EXIT) is not either.
+  if (strict_ || code == AVERROR(ENOMEM) || code == AVERROR_EXIT)
+    fail("decoding " + kind_ + " frame " + std::to_string(frames_ + 1), code);
+  if (skipped_.count == 0) skip_reason_ = code;
+  skipped_.add(packet_us_);
+}
+
+void DecodeLog::decoded(const AVFrame* frame, const Timeline& time) {
+  ++frames_;
+  // The decoder concealed damage: what `ffmpeg -xerror` stops on as "corrupt decoded frame".
+  if (!frame->decode_error_flags && !(frame->flags & AV_FRAME_FLAG_CORRUPT)) return;
+  if (strict_)
+    throw Error("decoding " + kind_ + " frame " + std::to_string(frames_) + ": " + av_error(AVERROR_INVALIDDATA) +
                 " (damaged data concealed)");
+  // The frame of a packet already counted as corrupt is the same damage.
+  if (frame->pts != AV_NOPTS_VALUE && frame->pts == corrupt_pts_) return;
+  const std::int64_t ts = frame->best_effort_timestamp;
+  concealed_.add(ts == AV_NOPTS_VALUE ? packet_us_ : time.output_us(ts, time_base_));
 }
 
 }  // namespace mediabatch::video

@@ -6,6 +6,7 @@
 
 extern "C" {
 #include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
 #include <libavformat/avformat.h>
 #include <libavutil/audio_fifo.h>
 #include <libswresample/swresample.h>
@@ -47,6 +48,17 @@ struct SwsContextFree {
   void operator()(SwsContext* s) const noexcept { sws_freeContext(s); }
 };
 using ScaleContext = std::unique_ptr<SwsContext, SwsContextFree>;
+
+struct FilterGraphFree {
+  void operator()(AVFilterGraph* g) const noexcept { avfilter_graph_free(&g); }
+};
+using FilterGraph = std::unique_ptr<AVFilterGraph, FilterGraphFree>;
+
+// A list of a filter graph's open ends, for avfilter_graph_parse_ptr.
+struct FilterInOutFree {
+  void operator()(AVFilterInOut* p) const noexcept { avfilter_inout_free(&p); }
+};
+using FilterInOut = std::unique_ptr<AVFilterInOut, FilterInOutFree>;
 
 struct SwrContextFree {
   void operator()(SwrContext* s) const noexcept { swr_free(&s); }

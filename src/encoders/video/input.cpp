@@ -72,18 +72,10 @@ int seek_key_frame(AVFormatContext* in, std::int64_t us) {
   return avformat_seek_file(in, -1, std::numeric_limits<std::int64_t>::min(), us, us, 0);
 }
 
-bool read_packet(AVFormatContext* in, AVPacket* packet) {
+int read_packet(AVFormatContext* in, AVPacket* packet) {
   const int r = av_read_frame(in, packet);
-  if (r == AVERROR_EOF) return false;
-  if (r < 0) fail("reading the input", r);
-  return true;
-}
-
-void check_intact(const AVFormatContext* in, const AVPacket* packet, const Timeline& time) {
-  if (!(packet->flags & AV_PKT_FLAG_CORRUPT)) return;
-  const std::int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
-  throw Error("reading the input: a corrupt packet at " +
-              time_text(time.output_us(ts, in->streams[packet->stream_index]->time_base)));
+  if (r == AVERROR(ENOMEM) || r == AVERROR_EXIT) fail("reading the input", r);
+  return r < 0 ? r : 0;
 }
 
 }  // namespace mediabatch::video

@@ -51,10 +51,9 @@ std::int64_t expected_end_us(const AVFormatContext* in, const Timeline& time);
 // Seeks to the key frame at or before input time `us`; returns FFmpeg's code.
 int seek_key_frame(AVFormatContext* in, std::int64_t us);
 
-// The next packet into `packet`; false at the end of the input. Throws Error, Cancelled.
-bool read_packet(AVFormatContext* in, AVPacket* packet);
-
-// Throws Error when the demuxer marked `packet` corrupt.
-void check_intact(const AVFormatContext* in, const AVPacket* packet, const Timeline& time);
+// The next packet into `packet`: 0; AVERROR_EOF at the end of the input; else FFmpeg's code
+// for an input that breaks off (cut short, or damaged where the demuxer cannot go on).
+// Throws Error for no memory, Cancelled.
+int read_packet(AVFormatContext* in, AVPacket* packet);
 
 }  // namespace mediabatch::video

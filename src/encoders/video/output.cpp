@@ -1,5 +1,7 @@
 #include "output.hpp"
 
+#include <algorithm>
+
 #include "mediabatch/errors.hpp"
 #include "spill_file.hpp"
 
@@ -14,6 +16,29 @@ OutputFormat open_output(const std::string& path, bool ogg, const AVFormatContex
   av_dict_copy(&out->metadata, in->metadata, 0);
   av_dict_set(&out->metadata, "encoder", nullptr, 0);
   return out;
+}
+
+void copy_chapters(AVFormatContext* out, const AVFormatContext* in, const Timeline& time) {
+  for (unsigned i = 0; i < in->nb_chapters; ++i) {
+    const AVChapter* from = in->chapters[i];
+    const std::int64_t start_us = time.output_us(from->start, from->time_base);
+    const std::int64_t end_us = std::min(time.output_us(from->end, from->time_base), time.end_us);
+    // Wholly before --start or after --duration; or ending before it starts, which the
+    // Matroska muxer refuses.
+    if (start_us >= time.end_us || end_us <= 0 || end_us < start_us) continue;
+    auto** chapters =
+        static_cast<AVChapter**>(av_realloc_array(out->chapters, out->nb_chapters + 1, sizeof(AVChapter*)));
+    if (!chapters) throw Error("out of memory");
+    out->chapters = chapters;
+    auto* to = static_cast<AVChapter*>(av_mallocz(sizeof(AVChapter)));
+    if (!to) throw Error("out of memory");
+    out->chapters[out->nb_chapters++] = to;  // avformat_free_context frees it from here
+    to->id = from->id;
+    to->time_base = kMicroseconds;
+    to->start = std::max<std::int64_t>(start_us, 0);
+    to->end = end_us;
+    if (av_dict_copy(&to->metadata, from->metadata, 0) < 0) throw Error("out of memory");
+  }
 }
 
 AVStream* add_output_stream(AVFormatContext* out, const AVStream* from) {

@@ -6,6 +6,7 @@
 
 #include "ffmpeg_errors.hpp"
 #include "ffmpeg_handles.hpp"
+#include "input.hpp"
 
 namespace mediabatch::video {
 
@@ -14,6 +15,10 @@ class SpillFile;
 // A muxer for `path` (not yet opened for writing: start_output() does that once every stream
 // is added), with the input's metadata and `stop` as its interrupt callback.
 OutputFormat open_output(const std::string& path, bool ogg, const AVFormatContext* in, const StopFlags& stop);
+
+// Adds the input's chapters (titles and all) that overlap what `time` keeps, moved onto the
+// output's time line and clipped to it, as `ffmpeg -ss -t` does. Throws Error.
+void copy_chapters(AVFormatContext* out, const AVFormatContext* in, const Timeline& time);
 
 // A new output stream, tagged like `from` (language, title).
 AVStream* add_output_stream(AVFormatContext* out, const AVStream* from);

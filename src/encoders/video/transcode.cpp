@@ -30,7 +30,10 @@ namespace {
 enum class Attempt { written, parts_do_not_join };
 
 // How the main reading ended.
-enum class Reading { end_of_input, tracks_done, part_failed };
+struct Reading {
+  enum End { end_of_input, broken_off, tracks_done, part_failed } end;
+  int error = 0;  // broken_off: FFmpeg's reason
+};
 
 // The tracks the main reading feeds, and which input stream goes to which.
 class Tracks {
@@ -49,14 +52,12 @@ class Tracks {
   VideoTrack* video() { return video_.get(); }
 
   // Sends a packet to the track of its stream, unless that is done or there is none.
-  void send(const AVFormatContext* in, const AVPacket* packet, AVFrame* frame, const Timeline& time,
-            const EncodeContext& ctx) {
+  void send(const AVPacket* packet, AVFrame* frame, const Timeline& time, const EncodeContext& ctx) {
     const int index = packet->stream_index;
     const int target = index >= 0 && static_cast<std::size_t>(index) < route_.size()
                            ? route_[static_cast<std::size_t>(index)]
                            : kDropped;
     if (target == kDropped) return;
-    check_intact(in, packet, time);
     if (target == kVideo) {
       if (!video_->done()) video_->decode(packet, frame, time, ctx);
     } else if (AudioTrack& audio = *audio_[static_cast<std::size_t>(target)]; !audio.done()) {
@@ -64,13 +65,25 @@ class Tracks {
     }
   }
 
-  // Drains the decoders, then the encoders.
+  // Drains the decoders.
   void drain(AVFrame* frame, const Timeline& time, const EncodeContext& ctx) {
     if (video_ && !video_->done()) video_->decode(nullptr, frame, time, ctx);
-    for (auto& audio : audio_) {
+    for (auto& audio : audio_)
       if (!audio->done()) audio->decode(nullptr, frame, time);
-      audio->flush();
+  }
+  // Drains the audio encoders; `until_us` as AudioTrack::flush.
+  void flush_audio(std::int64_t until_us) {
+    for (auto& audio : audio_) audio->flush(until_us);
+  }
+  // What the decoders skipped or concealed, a note each.
+  std::vector<std::string> damage_notes() const {
+    std::vector<std::string> notes;
+    if (video_) notes = video_->decode_log().notes();
+    for (const auto& audio : audio_) {
+      const std::vector<std::string> more = audio->decode_log().notes();
+      notes.insert(notes.end(), more.begin(), more.end());
     }
+    return notes;
   }
 
   bool all_done() const {
@@ -98,34 +111,52 @@ class Tracks {
   std::vector<int> route_;  // by input stream
 };
 
-Reading read_input(AVFormatContext* in, Tracks& tracks, const VideoParts& parts, const Timeline& time,
+Reading read_input(AVFormatContext* in, Tracks& tracks, const VideoParts& parts, const Timeline& time, bool strict,
                    const EncodeContext& ctx, AVPacket* packet, AVFrame* frame) {
   for (;;) {
     ctx.throw_if_stopped();
-    if (parts.failed()) return Reading::part_failed;
-    if (!read_packet(in, packet)) return Reading::end_of_input;
-    tracks.send(in, packet, frame, time, ctx);
+    if (parts.failed()) return {Reading::part_failed};
+    const int r = read_packet(in, packet);
+    if (r == AVERROR_EOF) return {Reading::end_of_input};
+    // As with the ffmpeg CLI, an input that breaks off ends there, and what was read is kept.
+    if (r < 0) {
+      if (strict) fail("reading the input", r);
+      return {Reading::broken_off, r};
+    }
+    tracks.send(packet, frame, time, ctx);
     av_packet_unref(packet);
-    if (tracks.all_done()) return Reading::tracks_done;
+    if (tracks.all_done()) return {Reading::tracks_done};
   }
 }
 
-// Throws Error when nothing was coded, or when the file ends well before its container says.
-void check_complete(const AVFormatContext* in, const Tracks& tracks, const Timeline& time, const Settings& settings,
-                    Reading reading) {
-  if (tracks.packets() == 0)
-    throw Error(settings.start > 0 ? "nothing to encode after --start " + time_text(std::llround(settings.start * AV_TIME_BASE))
-                                   : "no audio or video could be decoded");
-  // A file cut short demuxes and decodes without an error; the container's own length
-  // (not a guess from the bit rate) tells that data is missing.
-  if (reading != Reading::end_of_input || in->duration <= 0 ||
-      in->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE)
-    return;
+// The warning for an input that ends before its end (it broke off, or was cut short), else
+// empty. Under --strict such an input throws Error instead.
+std::string missing_end(const AVFormatContext* in, const Tracks& tracks, const Timeline& time, const Reading& reading,
+                        bool strict) {
+  // The container's own length, not a guess from the bit rate.
+  const bool known_length = in->duration > 0 && in->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE;
   const std::int64_t reached_us = tracks.reached_us();
-  const std::int64_t expected_us = expected_end_us(in, time);
-  if (reached_us < expected_us - std::max<std::int64_t>(AV_TIME_BASE / 2, expected_us / 10))
-    throw Error("the input ends at " + time_text(reached_us) + " of " + time_text(expected_us) +
-                ": truncated or damaged");
+  const std::int64_t expected_us = known_length ? expected_end_us(in, time) : 0;
+  const std::string ends =
+      "the input ends at " + time_text(reached_us) + (known_length ? " of " + time_text(expected_us) : "");
+  if (reading.end == Reading::broken_off) return ends + ": the rest is missing (" + av_error(reading.error) + ")";
+  // A file cut short may demux and decode to its end without an error: only its length tells.
+  if (reading.end != Reading::end_of_input || !known_length ||
+      reached_us >= expected_us - std::max<std::int64_t>(AV_TIME_BASE / 2, expected_us / 10))
+    return {};
+  if (strict) throw Error(ends + ": truncated or damaged");
+  return ends + ": the rest is missing";
+}
+
+// Throws Error when nothing was coded, with what the decoders met.
+void check_decoded(const Tracks& tracks, const Settings& settings) {
+  if (tracks.packets() > 0) return;
+  if (settings.start > 0)
+    throw Error("nothing to encode after --start " + time_text(std::llround(settings.start * AV_TIME_BASE)));
+  std::string reason = "no audio or video could be decoded";
+  const std::vector<std::string> notes = tracks.damage_notes();
+  for (std::size_t i = 0; i < notes.size(); ++i) reason += (i == 0 ? ": " : "; ") + notes[i];
+  throw Error(reason);
 }
 
 // One attempt at the file; with in_parts, the video may be coded in parts on ctx.threads().
@@ -143,6 +174,7 @@ Attempt transcode_file(EncodeContext& ctx, const Settings& settings, bool in_par
 
   const std::string output_path = ctx.temp_output().string();
   OutputFormat out = open_output(output_path, settings.ogg, in.get(), stop);
+  copy_chapters(out.get(), in.get(), time);
   Packet packet(av_packet_alloc());
   Packet out_packet(av_packet_alloc());
   Frame frame(av_frame_alloc());
@@ -151,10 +183,12 @@ Attempt transcode_file(EncodeContext& ctx, const Settings& settings, bool in_par
   Tracks tracks(in.get());
   VideoParts parts(stop, ctx);
   if (streams.video) {
-    CodecContext decoder = open_decoder(streams.video, part_starts.empty() ? threads : 1, "video");
-    const TheoraParams params = theora_params(in.get(), streams.video, decoder.get(), settings);
-    VideoTrack& video =
-        tracks.add_video(std::make_unique<VideoTrack>(streams.video, std::move(decoder), params), streams.video);
+    const int video_threads = part_starts.empty() ? threads : 1;  // each part takes one of them
+    CodecContext decoder = open_decoder(streams.video, video_threads, "video");
+    const VideoParams params = video_params(in.get(), streams.video, decoder.get(), settings);
+    VideoTrack& video = tracks.add_video(
+        std::make_unique<VideoTrack>(streams.video, std::move(decoder), params, video_threads, settings.strict),
+        streams.video);
     video.write_to(out.get(), out_packet.get(), params);
     if (time.trim_start) video.span.begin_us = 0;
     video.span.end_us = part_starts.empty() ? time.end_us : part_starts.front();
@@ -168,11 +202,19 @@ Attempt transcode_file(EncodeContext& ctx, const Settings& settings, bool in_par
     tracks.add_audio(std::make_unique<AudioTrack>(st, out.get(), out_packet.get(), settings, threads, ctx), st);
   start_output(out.get(), output_path);
 
-  const Reading reading = read_input(in.get(), tracks, parts, time, ctx, packet.get(), frame.get());
-  if (reading == Reading::part_failed) return Attempt::parts_do_not_join;
+  const Reading reading = read_input(in.get(), tracks, parts, time, settings.strict, ctx, packet.get(), frame.get());
+  if (reading.end == Reading::part_failed) return Attempt::parts_do_not_join;
   tracks.drain(frame.get(), time, ctx);
   if (tracks.video() && !parts.join_onto(*tracks.video())) return Attempt::parts_do_not_join;
-  check_complete(in.get(), tracks, time, settings, reading);
+  const std::string missing = missing_end(in.get(), tracks, time, reading, settings.strict);
+  // Streams of an input cut short end together: audio that stops first is filled with silence.
+  tracks.flush_audio(missing.empty() ? AV_NOPTS_VALUE : tracks.reached_us());
+  check_decoded(tracks, settings);
+  for (const std::string& note : tracks.damage_notes()) ctx.warn(note);
+  if (!missing.empty()) ctx.warn(missing);
+  // FFmpeg's Ogg muxer writes chapters for Opus and FLAC streams only.
+  if (settings.ogg && out->nb_chapters > 0)
+    ctx.warn("chapters are not kept in Ogg: FFmpeg writes none for Theora and Vorbis");
   finish_output(out.get());
   return Attempt::written;
 }

@@ -68,6 +68,19 @@ class VideoEncoder final : public Encoder {
     cmd.add_option("--max-height", settings_.max_height, "Scale down to at most this height, keeping the aspect ratio")
         ->check(CLI::Range(2, 1 << 16));
     cmd.add_flag("--all-audio", settings_.all_audio, "Keep every audio stream, not only the first");
+    cmd.add_flag("--strict", settings_.strict,
+                 "Fail a damaged or truncated file on the first error, instead of converting what decodes "
+                 "with a warning");
+    cmd.add_flag("--no-autorotate", no_autorotate_,
+                 "Keep pictures as stored, not turned upright by the stream's rotation (display matrix)");
+    cmd.add_option("--deinterlace", deinterlace_,
+                   "Deinterlace (bwdif, a frame per frame): auto: a stream with a coded field order and frames "
+                   "flagged interlaced; on: every frame; off: none, the field order is written to the output")
+        ->check(CLI::IsMember({"auto", "on", "off"}))
+        ->capture_default_str();
+    cmd.add_option("--tonemap", tonemap_, "Tone-map HDR (PQ or HLG) to SDR BT.709: auto or off")
+        ->check(CLI::IsMember({"auto", "off"}))
+        ->capture_default_str();
   }
 
   void validate() override {
@@ -78,6 +91,14 @@ class VideoEncoder final : public Encoder {
     if (!(settings_.start >= 0)) throw UsageError("--start must not be negative");
     if (settings_.max_height < 0 || settings_.max_height == 1) throw UsageError("--max-height must be at least 2");
     settings_.ogg = format_ == "ogv";
+    if (deinterlace_ != "auto" && deinterlace_ != "on" && deinterlace_ != "off")
+      throw UsageError("--deinterlace must be auto, on or off");
+    if (tonemap_ != "auto" && tonemap_ != "off") throw UsageError("--tonemap must be auto or off");
+    settings_.autorotate = !no_autorotate_;
+    settings_.deinterlace = deinterlace_ == "on"    ? video::Deinterlace::on
+                            : deinterlace_ == "off" ? video::Deinterlace::off
+                                                    : video::Deinterlace::automatic;
+    settings_.tonemap = tonemap_ == "auto";
   }
 
   bool accepts(const Probe& probe) const override {
@@ -104,6 +125,9 @@ class VideoEncoder final : public Encoder {
  private:
   std::string format_ = "mkv";
   video::Settings settings_;
+  bool no_autorotate_ = false;
+  std::string deinterlace_ = "auto";
+  std::string tonemap_ = "auto";
 };
 
 }  // namespace

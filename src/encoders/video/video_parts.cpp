@@ -71,21 +71,25 @@ void VideoParts::code(Part& part) const {
   for (unsigned i = 0; i < in->nb_streams; ++i)
     if (static_cast<int>(i) != index) in->streams[i]->discard = AVDISCARD_ALL;
   AVStream* st = in->streams[index];
-  VideoTrack track(st, open_decoder(st, 1, "video"), source_.params);
+  // Strict: damage in a part has the file coded again in one part, where it is tolerated and
+  // reported once, not once by each reading that decodes it.
+  VideoTrack track(st, open_decoder(st, 1, "video"), source_.params, 1, true);
   Packet packet(av_packet_alloc());
   Packet out_packet(av_packet_alloc());
   Frame frame(av_frame_alloc());
   if (!packet || !out_packet || !frame) throw Error("out of memory");
   track.spill_to(part.spill, out_packet.get());
   track.span = part.span;
-  const int r = seek_key_frame(in.get(), source_.time.origin_us + part.span.begin_us);
-  if (r < 0) fail("seeking", r);
+  const int sought = seek_key_frame(in.get(), source_.time.origin_us + part.span.begin_us);
+  if (sought < 0) fail("seeking", sought);
   while (!track.done()) {
     stop_.throw_if_stopped();
-    if (!read_packet(in.get(), packet.get())) {
+    const int r = read_packet(in.get(), packet.get());
+    if (r == AVERROR_EOF) {
       track.decode(nullptr, frame.get(), source_.time, ctx_);
       break;
     }
+    if (r < 0) fail("reading the input", r);
     if (packet->stream_index == index) track.decode(packet.get(), frame.get(), source_.time, ctx_);
     av_packet_unref(packet.get());
   }

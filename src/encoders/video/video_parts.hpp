@@ -26,7 +26,7 @@ std::vector<std::int64_t> plan_parts(const AVFormatContext* in, const Timeline& 
 struct PartSource {
   std::string path;
   int stream_index = -1;
-  TheoraParams params;
+  VideoParams params;
   Timeline time;
 };
 

@@ -31,10 +31,17 @@ bool place_variable_rate(double ipts, std::int64_t& next_pts) {
 
 }  // namespace
 
-TheoraParams theora_params(AVFormatContext* in, AVStream* video_in, const AVCodecContext* decoder,
-                           const Settings& settings) {
+VideoParams video_params(AVFormatContext* in, AVStream* video_in, const AVCodecContext* decoder,
+                         const Settings& settings) {
+  VideoParams params;
+  params.picture = picture_params(video_in, settings);
   int width = decoder->width, height = decoder->height;
   if (width <= 0 || height <= 0) throw Error("the video stream has no frame size");
+  AVRational aspect = av_guess_sample_aspect_ratio(in, video_in, nullptr);
+  if (params.picture.sideways) {
+    std::swap(width, height);
+    if (aspect.num > 0) aspect = av_inv_q(aspect);
+  }
   if (settings.max_height > 0 && height > settings.max_height) {
     const int h = std::max(2, settings.max_height & ~1);
     const int w = std::max(2, 2 * static_cast<int>(std::lround(static_cast<double>(width) * h / height / 2.0)));
@@ -43,52 +50,61 @@ TheoraParams theora_params(AVFormatContext* in, AVStream* video_in, const AVCode
   }
   AVRational rate = av_guess_frame_rate(in, video_in, nullptr);
   if (rate.num <= 0 || rate.den <= 0) rate = AVRational{25, 1};
-  TheoraParams params;
-  params.width = width;
-  params.height = height;
-  params.frame_rate = rate;
-  params.sample_aspect = av_guess_sample_aspect_ratio(in, video_in, nullptr);
-  params.quality = settings.video_quality;
+  TheoraParams& theora = params.theora;
+  theora.width = width;
+  theora.height = height;
+  theora.frame_rate = rate;
+  theora.sample_aspect = aspect;
+  theora.quality = settings.video_quality;
   // --speed 0, 1, 3: libtheora's levels 0, 1 and 2 for every frame; 2: level 1, and level 2
   // for the frames no other frame predicts from.
-  params.speed_level = settings.speed >= 3 ? std::numeric_limits<int>::max() : std::min(settings.speed, 1);
-  params.fast_unreferenced = settings.speed == 2;
+  theora.speed_level = settings.speed >= 3 ? std::numeric_limits<int>::max() : std::min(settings.speed, 1);
+  theora.fast_unreferenced = settings.speed == 2;
   return params;
 }
 
-VideoTrack::VideoTrack(AVStream* in, CodecContext decoder, const TheoraParams& params)
+VideoTrack::VideoTrack(AVStream* in, CodecContext decoder, const VideoParams& params, int threads, bool strict)
     : in_(in),
       decoder_(std::move(decoder)),
-      encoder_(params),
-      width_(params.width),
-      height_(params.height),
-      time_base_(av_inv_q(params.frame_rate)),
-      scaled_(av_frame_alloc()) {
-  if (!scaled_) throw Error("out of memory");
+      encoder_(params.theora),
+      width_(params.theora.width),
+      height_(params.theora.height),
+      time_base_(av_inv_q(params.theora.frame_rate)),
+      picture_(params.picture),
+      threads_(threads),
+      scaled_(av_frame_alloc()),
+      filtered_(av_frame_alloc()),
+      log_("video", in->time_base, strict) {
+  if (!scaled_ || !filtered_) throw Error("out of memory");
   scaled_->format = AV_PIX_FMT_YUV420P;
-  scaled_->width = params.width;
-  scaled_->height = params.height;
+  scaled_->width = width_;
+  scaled_->height = height_;
   const int r = av_frame_get_buffer(scaled_.get(), 0);
   if (r < 0) fail("allocating a frame", r);
 }
 
-void VideoTrack::write_to(AVFormatContext* out, AVPacket* packet, const TheoraParams& params) {
+void VideoTrack::write_to(AVFormatContext* out, AVPacket* packet, const VideoParams& params) {
   AVStream* st = add_output_stream(out, in_);
   AVCodecParameters* par = st->codecpar;
   par->codec_type = AVMEDIA_TYPE_VIDEO;
   par->codec_id = AV_CODEC_ID_THEORA;
   par->format = AV_PIX_FMT_YUV420P;
-  par->width = params.width;
-  par->height = params.height;
-  par->sample_aspect_ratio = params.sample_aspect;
+  par->width = params.theora.width;
+  par->height = params.theora.height;
+  par->sample_aspect_ratio = params.theora.sample_aspect;
+  par->field_order = params.picture.field_order;
+  par->color_primaries = params.picture.primaries;
+  par->color_trc = params.picture.transfer;
+  par->color_space = params.picture.matrix;
+  par->color_range = params.picture.range;
   const std::vector<std::uint8_t>& headers = encoder_.headers();
   par->extradata = static_cast<uint8_t*>(av_mallocz(headers.size() + AV_INPUT_BUFFER_PADDING_SIZE));
   if (!par->extradata) throw Error("out of memory");
   std::copy(headers.begin(), headers.end(), par->extradata);
   par->extradata_size = static_cast<int>(headers.size());
   st->time_base = time_base_;
-  st->avg_frame_rate = params.frame_rate;
-  st->sample_aspect_ratio = params.sample_aspect;
+  st->avg_frame_rate = params.theora.frame_rate;
+  st->sample_aspect_ratio = params.theora.sample_aspect;
   sink_ = Sink{out, st, time_base_, packet};
   constant_rate_ = !(out->oformat->flags & AVFMT_VARIABLE_FPS);
 }
@@ -98,7 +114,8 @@ void VideoTrack::spill_to(SpillFile& spill, AVPacket* packet) {
 }
 
 void VideoTrack::decode(const AVPacket* packet, AVFrame* frame, const Timeline& time, const EncodeContext& ctx) {
-  video::decode(decoder_.get(), packet, frame, "video", decoded_, [&](AVFrame* f) { on_frame(f, time, ctx); });
+  video::decode(decoder_.get(), packet, frame, log_, time, [&](AVFrame* f) { on_frame(f, time, ctx); });
+  if (!packet && filter_) finish_filter(time, ctx);
 }
 
 bool VideoTrack::append(SpillFile& spill, const Span& part) {
@@ -114,11 +131,39 @@ bool VideoTrack::append(SpillFile& spill, const Span& part) {
 }
 
 void VideoTrack::on_frame(AVFrame* f, const Timeline& time, const EncodeContext& ctx) {
-  ++decoded_;
+  if (filter_ && !filter_->takes(*f)) finish_filter(time, ctx);  // the frames changed size
+  if (!filter_ && picture_.needs_filter(*f))
+    filter_ = std::make_unique<VideoFilter>(*f, in_->time_base, picture_, width_, height_, threads_);
+  if (!filter_) {
+    on_picture(f, f->best_effort_timestamp, in_->time_base, time, ctx);
+    return;
+  }
+  f->pts = f->best_effort_timestamp;  // as the ffmpeg CLI times the frames it filters
+  filter_->send(f);
+  receive_filtered(time, ctx);
+}
+
+// Filters such as bwdif hold a frame back until the next one comes.
+void VideoTrack::receive_filtered(const Timeline& time, const EncodeContext& ctx) {
+  while (!done_ && filter_->receive(filtered_.get())) {
+    on_picture(filtered_.get(), filtered_->pts, filter_->time_base(), time, ctx);
+    av_frame_unref(filtered_.get());
+  }
+}
+
+void VideoTrack::finish_filter(const Timeline& time, const EncodeContext& ctx) {
+  filter_->send(nullptr);
+  receive_filtered(time, ctx);
+  filter_.reset();
+}
+
+// A picture timed `ts` in `time_base`, at the output size unless it still needs swscale.
+void VideoTrack::on_picture(const AVFrame* f, std::int64_t ts, AVRational time_base, const Timeline& time,
+                            const EncodeContext& ctx) {
   double ipts = static_cast<double>(next_pts_);
-  if (f->best_effort_timestamp == AV_NOPTS_VALUE)
+  if (ts == AV_NOPTS_VALUE)
     span.untimed = true;
-  else if (!place_in_span(f, time, ipts))
+  else if (!place_in_span(f, ts, time_base, time, ipts))
     return;
   Copies copies = copies_at(ipts);
   if (copies.total == 0) return;
@@ -137,8 +182,9 @@ void VideoTrack::on_frame(AVFrame* f, const Timeline& time, const EncodeContext&
 
 // A timed frame: false when it lies outside the span (before it: dropped; at its end or
 // after: the track is done). Else `ipts` becomes its time in frames.
-bool VideoTrack::place_in_span(const AVFrame* f, const Timeline& time, double& ipts) {
-  const std::int64_t rel_us = time.output_us(f->best_effort_timestamp, in_->time_base);
+bool VideoTrack::place_in_span(const AVFrame* f, std::int64_t ts, AVRational time_base, const Timeline& time,
+                               double& ipts) {
+  const std::int64_t rel_us = time.output_us(ts, time_base);
   if (rel_us < span.begin_us) return false;
   if (rel_us >= span.end_us) {
     done_ = true;

@@ -1,13 +1,17 @@
 #pragma once
-// The video track: decode -> scale to yuv420p -> frame rate -> TheoraEncoder -> a Sink. One
-// per reading of the file (the main one, and each part's); not thread-safe.
+// The video track: decode -> scale to yuv420p (or a VideoFilter graph) -> frame rate ->
+// TheoraEncoder -> a Sink. One per reading of the file (the main one, and each part's); not
+// thread-safe.
 #include <cstdint>
 #include <limits>
+#include <memory>
 
+#include "decoder.hpp"
 #include "ffmpeg_handles.hpp"
 #include "input.hpp"
 #include "output.hpp"
 #include "theora_encoder.hpp"
+#include "video_filter.hpp"
 
 namespace mediabatch::video {
 
@@ -22,17 +26,24 @@ struct Span {
   bool untimed = false;                         // a frame had no timestamp
 };
 
-// The Theora set-up for a video stream: its size (after --max-height), rate and quality.
-TheoraParams theora_params(AVFormatContext* in, AVStream* video_in, const AVCodecContext* decoder,
-                           const Settings& settings);
+// How a video stream is coded: the Theora set-up (the upright picture's size after
+// --max-height, rate, quality) and what its pictures need on the way there.
+struct VideoParams {
+  TheoraParams theora;
+  PictureParams picture;
+};
+VideoParams video_params(AVFormatContext* in, AVStream* video_in, const AVCodecContext* decoder,
+                         const Settings& settings);
 
 class VideoTrack {
  public:
-  // Everything but where the packets go (write_to() or spill_to()). Throws Error.
-  VideoTrack(AVStream* in, CodecContext decoder, const TheoraParams& params);
+  // Everything but where the packets go (write_to() or spill_to()); `threads`: the picture
+  // filters' share of the job's threads, as the decoder's; `strict`: damage fails (see
+  // DecodeLog). Throws Error.
+  VideoTrack(AVStream* in, CodecContext decoder, const VideoParams& params, int threads, bool strict);
 
   // Adds the Theora stream to `out` and writes there, through `packet`.
-  void write_to(AVFormatContext* out, AVPacket* packet, const TheoraParams& params);
+  void write_to(AVFormatContext* out, AVPacket* packet, const VideoParams& params);
   // Keeps the coded packets, timestamps as they are, in `spill` (a later part).
   void spill_to(SpillFile& spill, AVPacket* packet);
 
@@ -44,6 +55,7 @@ class VideoTrack {
 
   bool done() const { return done_; }
   std::int64_t packets() const { return sink_.packets; }
+  const DecodeLog& decode_log() const { return log_; }
   // Where the track starts and ends (set before the first frame), and what it found there.
   Span span;
 
@@ -53,7 +65,11 @@ class VideoTrack {
     std::int64_t repeats = 0;  // ...of which the first ones repeat the previous frame (a pause)
   };
   void on_frame(AVFrame* f, const Timeline& time, const EncodeContext& ctx);
-  bool place_in_span(const AVFrame* f, const Timeline& time, double& ipts);
+  void receive_filtered(const Timeline& time, const EncodeContext& ctx);
+  void finish_filter(const Timeline& time, const EncodeContext& ctx);
+  void on_picture(const AVFrame* f, std::int64_t ts, AVRational time_base, const Timeline& time,
+                  const EncodeContext& ctx);
+  bool place_in_span(const AVFrame* f, std::int64_t ts, AVRational time_base, const Timeline& time, double& ipts);
   Copies copies_at(double ipts);
   const AVFrame* to_yuv420p(const AVFrame* f);
   void keep_last(const AVFrame* f);
@@ -67,11 +83,15 @@ class VideoTrack {
   int width_ = 0;  // of the output picture
   int height_ = 0;
   AVRational time_base_{1, 25};  // of the output: one tick per frame
-  ScaleContext scaler_;
+  PictureParams picture_;
+  int threads_ = 1;             // for the filter graph
+  ScaleContext scaler_;         // the pictures that need no filter graph
   Frame scaled_;
+  std::unique_ptr<VideoFilter> filter_;  // made for the first frame that needs one
+  Frame filtered_;
   Frame last_;                  // constant rate only: the frame sent last
   bool constant_rate_ = false;  // Ogg: duplicate or drop frames to keep a constant rate
-  std::int64_t decoded_ = 0;
+  DecodeLog log_;
   bool done_ = false;
 };
 
