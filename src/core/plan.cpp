@@ -30,9 +30,12 @@ namespace {
 int read_head(const std::string& path, std::string& head) {
   head.assign(4096, '\0');
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!fd) return errno;
-  const ssize_t n = ::read(fd.get(), head.data(), head.size());
-  if (n < 0) return errno;
+  const ssize_t n = fd ? ::read(fd.get(), head.data(), head.size()) : -1;
+  if (n < 0) {
+    const int error = errno;
+    head.clear();  // encoders asked whether they claim it by name see no content
+    return error;
+  }
   head.resize(static_cast<std::size_t>(n));
   return 0;
 }
