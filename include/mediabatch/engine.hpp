@@ -62,7 +62,7 @@ struct BatchOptions {
   // made after every other job.
   int retries = 0;
   // --min-free: no job starts while a filesystem written to is short of free space. Null: none.
-  std::shared_ptr<DiskGuard> disk_guard;
+  std::shared_ptr<DiskGuard> disk_guard{};
 
   // The scheduler's part of these settings.
   SchedulerOptions scheduler() const {

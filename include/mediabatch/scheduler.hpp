@@ -24,7 +24,7 @@ struct SchedulerOptions {
   std::chrono::milliseconds tick{250};  // how often on_tick runs while waiting
   // Whether the next job may start now (--min-free); while not, nothing starts and it is asked
   // again at each tick. Empty: always.
-  std::function<bool(const Job&)> may_start;
+  std::function<bool(const Job&)> may_start{};
 };
 
 struct RunTotals {

@@ -20,10 +20,10 @@ struct ConsoleOptions {
   bool exec = false;   // exec: print the commands' output; no status line for ok files
   bool quiet = false;  // only failures, no summary
   ProgressMode progress = ProgressMode::automatic;
-  std::shared_ptr<DiskGuard> disk_guard;  // --min-free: its note goes on the progress line
+  std::shared_ptr<DiskGuard> disk_guard{};  // --min-free: its note goes on the progress line
   // The jobs' bytes in the order they start, and the slots, for an ETA by work; empty (exec,
   // whose jobs are made as they are needed): the ETA goes by count.
-  std::vector<std::uint64_t> sizes_in_start_order;
+  std::vector<std::uint64_t> sizes_in_start_order{};
   int slots = 1;
 };
 

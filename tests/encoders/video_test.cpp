@@ -1108,6 +1108,48 @@ TEST(Video, RotatedClipsAreTurnedUprightAsTheFfmpegCliDoes) {
   EXPECT_EQ(red_corners(kept), "top-left");
 }
 
+// `in` with its track's matrix (tkhd) set to [a b; c d], for mirrored display matrices, which
+// the ffmpeg CLI has no option to write.
+void set_track_matrix(const fs::path& in, int a, int b, int c, int d, const fs::path& out) {
+  std::string mp4 = mbtest::read_file(in);
+  const std::size_t tkhd = mp4.find("tkhd");
+  ASSERT_NE(tkhd, std::string::npos);
+  // After the box's type, version (1: 64-bit times), flags, times, track, duration, layer,
+  // group and volume.
+  std::size_t at = tkhd + (mp4[tkhd + 4] == 1 ? 56 : 44);
+  for (const int v : {a, b, 0, c, d}) {
+    const auto fixed = static_cast<std::uint32_t>(v * 65536);  // 16.16; the third is u, 2.30, and 0
+    for (int shift = 24; shift >= 0; shift -= 8) mp4[at++] = static_cast<char>((fixed >> shift) & 0xFF);
+  }
+  mbtest::write_file(out, mp4);
+}
+
+TEST(Video, MirroredClipsAreFlippedAsTheFfmpegCliDoes) {
+  REQUIRE_FFMPEG();
+  TempDir dir;
+  auto stored = dir / "stored.mp4";
+  make_corner_clip(stored, "320x180", 1);
+  struct Case {
+    const char* name;
+    int a, b, c, d;
+    const char* corner;
+    int width;
+  };
+  for (const Case& m : {Case{"hflip", -1, 0, 0, 1, "top-right", 320}, Case{"vflip", 1, 0, 0, -1, "bottom-left", 320},
+                        Case{"transpose", 0, 1, 1, 0, "top-left", 180},
+                        Case{"antitranspose", 0, -1, -1, 0, "bottom-right", 180}}) {
+    SCOPED_TRACE(m.name);
+    auto in = dir / (std::string(m.name) + ".mp4");
+    set_track_matrix(stored, m.a, m.b, m.c, m.d, in);
+    auto out = dir / (std::string(m.name) + ".mkv");
+    ASSERT_EQ(convert(in, out), "");
+    EXPECT_EQ(video_stream(out)["width"], m.width);
+    const std::string corner = red_corners(out);
+    EXPECT_EQ(corner, m.corner);
+    EXPECT_EQ(corner, red_corners(cli_theora(in, dir / (std::string(m.name) + ".cli.mkv"))));
+  }
+}
+
 TEST(Video, MaxHeightAppliesToTheUprightPicture) {
   REQUIRE_FFMPEG();
   TempDir dir;
