@@ -73,8 +73,9 @@ void expect_broken_ones_failed(const std::map<std::string, Record>& got, const C
     const std::string name = stem + c.ext;
     ASSERT_EQ(got.count(name), 1u) << c.command << ": no record for " << name;
     EXPECT_EQ(got.at(name).status, "failed") << c.command << " " << name;
-    if (stem != "empty")
+    if (stem != "empty") {
       EXPECT_TRUE(contains(got.at(name).error, c.not_kind)) << c.command << " " << name << ": " << got.at(name).error;
+    }
   }
   EXPECT_EQ(got.at("empty" + c.ext).error, "empty file") << c.command;
   if (c.command != "video") {
@@ -95,7 +96,9 @@ TEST(BrokenCli, BrokenFilesFoundByAWalkFailAndTheRestAreConverted) {
     EXPECT_EQ(r.exit_code, 1) << c.command << "\n" << r.out << r.err;
     const auto got = records(report);
     expect_broken_ones_failed(got, c);
-    if (c.command != "convert") EXPECT_EQ(got.count("README.txt"), 0u) << c.command << ": a text file is no input";
+    if (c.command != "convert") {
+      EXPECT_EQ(got.count("README.txt"), 0u) << c.command << ": a text file is no input";
+    }
     EXPECT_TRUE(contains(r.out, "garbage" + c.ext)) << c.command << ": the console names the broken file\n" << r.out;
   }
 }
