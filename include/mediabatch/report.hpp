@@ -15,8 +15,9 @@ namespace mediabatch {
 
 class ReportLog final : public BatchSink {
  public:
-  // Opens (truncates) the file; throws UsageError when it cannot.
-  explicit ReportLog(const std::filesystem::path& path);
+  // Opens the file, truncated (append: kept, records added after its own, as a restarted
+  // --watch does); throws UsageError when it cannot.
+  explicit ReportLog(const std::filesystem::path& path, bool append = false);
   // Appends one line and flushes it; throws Error when the disk refuses.
   void write(const Result& r);
   void result(const Result& r) override { write(r); }

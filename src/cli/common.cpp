@@ -15,9 +15,11 @@
 #include "cli/app.hpp"
 #include "cli/console.hpp"
 #include "cli/on_done.hpp"
+#include "core/folder_watch.hpp"
 #include "core/signals.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/report.hpp"
+#include "mediabatch/text.hpp"
 
 namespace mediabatch::cli {
 
@@ -76,6 +78,13 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
   cmd.add_option("--on-done", c.on_done,
                  "Run this command once when the batch is over, with its summary as JSON on stdin")
       ->take_last();
+  cmd.add_flag("--watch", c.watch,
+               "After the inputs, keep watching the directory arguments (-r: and their subfolders) and "
+               "process each file that arrives, once complete, until Ctrl-C");
+  cmd.add_option("--settle", c.settle,
+                 "--watch: a file still open for writing is taken once its size and mtime have not changed "
+                 "for SECONDS")
+      ->capture_default_str()->check(CLI::NonNegativeNumber)->take_last();
   cmd.add_option("inputs", c.inputs, "Files and directories (read from stdin, one per line, when none)");
 }
 
@@ -161,15 +170,63 @@ std::string summary_json(const Common& c, const Console::Totals& t, const BatchO
 
 }  // namespace
 
-int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop) {
+namespace {
+
+// --watch: the outputs written so far, which a watched folder sees arrive (converting in
+// place, or -o inside a watched folder) and which are never taken as inputs.
+class OutputsSeen final : public BatchSink {
+ public:
+  void result(const Result& r) override {
+    if (r.output.empty()) return;
+    seen_.insert(key(r.output));
+    for (const auto& o : r.more_outputs) seen_.insert(key(o));
+  }
+  bool contains(const std::string& path) const { return seen_.count(key(path)) > 0; }
+
+ private:
+  static std::string key(const std::filesystem::path& p) {
+    std::error_code ec;
+    return std::filesystem::absolute(p, ec).lexically_normal().string();
+  }
+  std::set<std::string> seen_;
+};
+
+// The directory arguments, which --watch watches.
+std::vector<std::string> watched_folders(const Common& c) {
+  std::vector<std::string> folders;
+  for (const std::string& in : c.inputs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(in, ec)) folders.push_back(in);
+  }
+  if (folders.empty()) throw UsageError("--watch: no folder to watch: name one or more directories as inputs");
+  return folders;
+}
+
+void add_up(BatchOutcome& all, const BatchOutcome& one) {
+  all.ok += one.ok;
+  all.failed += one.failed;
+  all.skipped += one.skipped;
+  all.interrupted_jobs += one.interrupted_jobs;
+  all.not_started = one.not_started;
+  all.interrupted = one.interrupted;
+  all.drained = one.drained;
+  all.batch_failed = all.batch_failed || one.batch_failed;
+}
+
+}  // namespace
+
+int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop, const WatchBatch& watch_batch) {
   ConsoleOptions copts;
   copts.exec = exec;
   copts.quiet = c.quiet;
   copts.progress = c.progress == "always" ? ProgressMode::always
                    : c.progress == "never" ? ProgressMode::never
                                            : ProgressMode::automatic;
+  // Watching from before the first batch: nothing that arrives meanwhile is missed.
+  std::optional<FolderWatch> watch;
+  if (c.watch) watch.emplace(watched_folders(c), c.recursive, c.settle);
   std::optional<ReportLog> report;
-  if (!c.report.empty()) report.emplace(c.report);
+  if (!c.report.empty()) report.emplace(c.report, c.watch);
   copts.disk_guard = batch.options().disk_guard;
   if (batch.jobs().size() > 0) {
     const BatchOptions& o = batch.options();
@@ -178,14 +235,42 @@ int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop)
     copts.slots = o.slots > 0 ? o.slots : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   Console console(copts, batch.size());
+  OutputsSeen outputs;
   std::vector<BatchSink*> sinks;
   if (report) sinks.push_back(&*report);
   sinks.push_back(&console);
+  if (watch) sinks.push_back(&outputs);
 
   const std::vector<std::string> on_done = c.on_done.empty() ? std::vector<std::string>{} : split_command_line(c.on_done);
-  const BatchOutcome outcome = batch.run(sinks, stop);
-  console.summary(outcome.interrupted, outcome.drained, outcome.not_started);
-  const int code = outcome.interrupted                            ? interrupted_exit_code()
+  BatchOutcome outcome = batch.run(sinks, stop);
+  while (watch && !stop.load() && !drain_requested() && !outcome.batch_failed) {
+    console.watching(watch->folders());
+    std::vector<Input> arrived = watch->wait(stop);
+    arrived.erase(std::remove_if(arrived.begin(), arrived.end(),
+                                 [&](const Input& in) { return outputs.contains(in.name); }),
+                  arrived.end());
+    if (arrived.empty()) continue;
+    spdlog::debug("--watch: {} file{} arrived", arrived.size(), arrived.size() == 1 ? "" : "s");
+    std::unique_ptr<Batch> next;
+    try {
+      next = watch_batch(std::move(arrived));
+    } catch (const Error& e) {
+      spdlog::error("{}", printable(e.what(), true));
+      continue;
+    }
+    if (!next || next->size() == 0) continue;
+    console.add_jobs(next->size());
+    add_up(outcome, next->run(sinks, stop));
+  }
+  if (watch) {  // ended while waiting, or by the last batch
+    outcome.interrupted = stop.load();
+    outcome.drained = drain_requested() && !outcome.interrupted;
+  }
+  // A watch that Ctrl-C ends while no file runs has lost nothing: it ends as a batch does.
+  const bool interrupted =
+      outcome.interrupted && (!watch || outcome.interrupted_jobs > 0 || outcome.not_started > 0);
+  console.summary(interrupted, outcome.drained, outcome.not_started);
+  const int code = interrupted                                    ? interrupted_exit_code()
                    : outcome.failed > 0 || outcome.batch_failed ? exit_failed
                                                                   : exit_ok;
   if (!on_done.empty()) run_on_done(on_done, summary_json(c, console.totals(), outcome, code));

@@ -2,6 +2,8 @@
 // What every command shares: its options, the inputs they name, and running a planned batch
 // with the console and the report as its sinks.
 #include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,6 +36,8 @@ struct Common {
   int retries = 0;
   std::string min_free = "auto";
   std::string on_done;  // a command line, split into an argv
+  bool watch = false;
+  double settle = 2;
   std::vector<std::string> inputs;
 };
 
@@ -48,12 +52,13 @@ class InputStream {
   // Reads stdin's list now, when the inputs come from there. Throws UsageError.
   InputStream(const Common& c, bool exec);
   bool next(Input& in);  // throws Error when a folder cannot be read
+  // Whether an input found otherwise (--watch) is one of these: of the --shard, and of the
+  // failures of --retry-failed.
+  bool wanted(const Input& in) const;
   // How many inputs a fresh pass yields (walks the arguments again).
   std::size_t count() const;
 
  private:
-  bool wanted(const Input& in) const;
-
   NameList args_;
   bool recursive_, walk_;
   std::optional<std::set<std::string>> retry_;
@@ -64,8 +69,14 @@ class InputStream {
 // The batch settings the common options give.
 BatchOptions batch_options(const Common& c, std::string command);
 
-// Runs the batch with the console (and --report) as sinks, prints the summary and returns
-// the exit code.
-int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop);
+// --watch: the batch for files that arrived in the watched folders (as a walk of their folder
+// argument finds them, not yet narrowed to the --shard); null when none is for this command.
+// May throw Error (the files are then reported as an error and the watch goes on).
+using WatchBatch = std::function<std::unique_ptr<Batch>(std::vector<Input>)>;
+
+// Runs the batch with the console (and --report) as sinks; with --watch, then the batches
+// that `watch` makes of the files arriving in the directory arguments, until Ctrl-C or a
+// drain. Prints the summary and returns the exit code.
+int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop, const WatchBatch& watch = {});
 
 }  // namespace mediabatch::cli

@@ -87,8 +87,17 @@ void Console::draw_progress(bool force) {
   last_draw_ = now;
   std::size_t done = ok_ + failed_ + skipped_ + interrupted_;
   double elapsed = std::chrono::duration<double>(now - start_).count();
-  const std::string eta = done < total_ ? eta_text(remaining_seconds(done, elapsed)) : "-";
   const std::string note = options_.disk_guard ? options_.disk_guard->waiting_note() : std::string();
+  if (watched_folders_ > 0) {  // no end to estimate
+    std::fprintf(stderr, "\r\033[Kwatching %zu folder%s, %zu done, %zu failed", watched_folders_,
+                 watched_folders_ == 1 ? "" : "s", done, failed_);
+    if (done < total_) std::fprintf(stderr, ", %zu to go", total_ - done);
+    if (!note.empty()) std::fprintf(stderr, "; %s", note.c_str());
+    std::fflush(stderr);
+    progress_shown_ = true;
+    return;
+  }
+  const std::string eta = done < total_ ? eta_text(remaining_seconds(done, elapsed)) : "-";
   std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, elapsed %s, ETA %s%s%s", done, total_, failed_,
                clock_text(elapsed).c_str(), eta.c_str(), note.empty() ? "" : "; ", note.c_str());
   std::fflush(stderr);
@@ -96,6 +105,19 @@ void Console::draw_progress(bool force) {
 }
 
 void Console::tick() { draw_progress(true); }
+
+void Console::watching(std::size_t folders) {
+  if (watched_folders_ == 0 && !progress_on_ && !options_.quiet)
+    std::fprintf(stderr, "mediabatch: watching %zu folder%s for new files (Ctrl-C ends)\n", folders,
+                 folders == 1 ? "" : "s");
+  watched_folders_ = folders;
+  draw_progress(true);
+}
+
+void Console::add_jobs(std::size_t n) {
+  total_ += n;
+  estimate_.reset();  // the first batch's estimate knows nothing of these
+}
 
 double Console::remaining_seconds(std::size_t done, double elapsed) const {
   if (estimate_) return estimate_->remaining(elapsed);

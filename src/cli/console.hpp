@@ -37,6 +37,10 @@ class Console final : public BatchSink {
   // its children, parallelism.
   void summary(bool interrupted, bool drained, std::size_t not_started);
   std::size_t failed() const noexcept { return failed_; }
+  // --watch: the batch is done and `folders` are watched for more (said once on stderr when
+  // there is no progress line); add_jobs(): more files arrived.
+  void watching(std::size_t folders);
+  void add_jobs(std::size_t n);
 
   struct Totals {
     std::size_t ok = 0, failed = 0, skipped = 0, warned = 0, interrupted = 0;
@@ -60,6 +64,7 @@ class Console final : public BatchSink {
   bool progress_shown_ = false;
   std::optional<WorkEstimate> estimate_;
   std::chrono::steady_clock::time_point last_draw_{};
+  std::size_t watched_folders_ = 0;  // --watch: folders watched (0: not watching)
 };
 
 }  // namespace mediabatch::cli

@@ -37,7 +37,7 @@ int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const s
   BatchOptions options = batch_options(c, command);
   options.isolate = !c.no_isolation;
   options.disk_guard = std::make_shared<DiskGuard>(parse_free_space(c.min_free), output_folders(c));
-  Batch batch(std::move(jobs), encoders, std::move(options));
+  Batch batch(std::move(jobs), encoders, options);
   if (c.dry_run) {
     for (std::size_t i = 0; i < batch.jobs().size(); ++i) {
       const Job j = batch.jobs().job(i);
@@ -46,7 +46,23 @@ int run_encoders(const Common& c, const std::vector<Encoder*>& encoders, const s
     }
     return exit_ok;
   }
-  return run_batch(c, batch, false, stop);
+  // --watch: the files that arrive, planned as a walk's are.
+  const WatchBatch watch = [&](std::vector<Input> arrived) -> std::unique_ptr<Batch> {
+    std::size_t next = 0;
+    JobList more = plan_encoder_jobs(
+        [&](Input& in) {
+          while (next < arrived.size())
+            if (inputs.wanted(arrived[next++])) {
+              in = std::move(arrived[next - 1]);
+              return true;
+            }
+          return false;
+        },
+        candidates, po);
+    if (more.size() == 0) return nullptr;
+    return std::make_unique<Batch>(std::move(more), encoders, options);
+  };
+  return run_batch(named, batch, false, stop, watch);
 }
 
 }  // namespace mediabatch::cli

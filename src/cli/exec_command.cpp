@@ -61,6 +61,21 @@ class ExecJobs final : public JobSource {
   std::size_t next_index_ = 0;
 };
 
+// --watch: the files that arrived, in the order they did.
+class ListJobs final : public JobSource {
+ public:
+  explicit ListJobs(std::deque<Job> jobs) : jobs_(std::move(jobs)) {}
+  bool next(Job& job) override {
+    if (jobs_.empty()) return false;
+    job = std::move(jobs_.front());
+    jobs_.pop_front();
+    return true;
+  }
+
+ private:
+  std::deque<Job> jobs_;
+};
+
 }  // namespace
 
 int run_exec(const Common& c, const std::vector<std::string>& command, std::atomic<bool>& stop) {
@@ -81,8 +96,26 @@ int run_exec(const Common& c, const std::vector<std::string>& command, std::atom
   options.largest_first = !c.inputs.empty();  // stdin inputs run in the order given
   const std::size_t count = inputs.count();
   const bool largest_first = options.largest_first && options.order == Order::completion;
-  Batch batch(std::make_unique<ExecJobs>(std::move(inputs), largest_first, exec_window), count, std::move(options));
-  return run_batch(c, batch, true, stop);
+  const InputStream filter(c, true);  // for --watch (the first stream is the batch's)
+  Batch batch(std::make_unique<ExecJobs>(std::move(inputs), largest_first, exec_window), count, options);
+  std::size_t number = count;  // {#} goes on counting
+  const WatchBatch watch = [&](std::vector<Input> arrived) -> std::unique_ptr<Batch> {
+    std::deque<Job> jobs;
+    for (Input& in : arrived) {
+      if (!filter.wanted(in)) continue;
+      Job j;
+      j.index = number++;
+      std::error_code ec;
+      const auto size = fs::file_size(in.name, ec);
+      if (!ec) j.size = size;
+      j.input = std::move(in.name);
+      jobs.push_back(std::move(j));
+    }
+    if (jobs.empty()) return nullptr;
+    const std::size_t n = jobs.size();
+    return std::make_unique<Batch>(std::make_unique<ListJobs>(std::move(jobs)), n, options);
+  };
+  return run_batch(c, batch, true, stop, watch);
 }
 
 }  // namespace mediabatch::cli

@@ -61,7 +61,8 @@ std::vector<Result> read_report(const std::filesystem::path& path, std::vector<s
   return out;
 }
 
-ReportLog::ReportLog(const std::filesystem::path& path) : file_(open_file(path.string(), "w")), path_(path.string()) {
+ReportLog::ReportLog(const std::filesystem::path& path, bool append)
+    : file_(open_file(path.string(), append ? "a" : "w")), path_(path.string()) {
   if (!file_) throw UsageError("--report " + path_ + ": " + errno_text(errno));
 }
 

@@ -5,6 +5,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "core/cleanup.hpp"
@@ -18,6 +19,14 @@ std::atomic<int> first_signal{0};
 std::atomic<SignalWatcher*> active_watcher{nullptr};
 std::atomic<bool> batch_running{false};
 std::atomic<bool> draining{false};
+std::atomic<int> wake_fd{-1};
+
+void wake() noexcept {
+  const int fd = wake_fd.load();
+  const std::uint64_t one = 1;
+  if (fd < 0) return;
+  [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);
+}
 
 sigset_t batch_signals() {
   sigset_t set;
@@ -58,7 +67,10 @@ void pause_all() {
 }
 
 void take(int sig, std::atomic<bool>& stop) {
-  if (sig == SIGUSR1) return request_drain();
+  if (sig == SIGUSR1) {
+    request_drain();
+    return wake();
+  }
   if (sig == SIGTSTP) return pause_all();
   if (sig == SIGCONT) return;
   int none = 0;
@@ -66,6 +78,7 @@ void take(int sig, std::atomic<bool>& stop) {
   if (!batch_running.load()) exit_at_once("\nmediabatch: interrupted before any file was converted\n");
   if (!first) exit_at_once("\nmediabatch: interrupted twice, exiting now\n");
   stop.store(true);
+  wake();
 }
 
 }  // namespace
@@ -81,6 +94,7 @@ void stop_batch_on_signal() noexcept { batch_running.store(true); }
 
 bool drain_requested() noexcept { return draining.load(); }
 void request_drain() noexcept { draining.store(true); }
+void set_wake_fd(int fd) noexcept { wake_fd.store(fd); }
 
 int interrupted_exit_code() noexcept {
   const int sig = first_signal.load();

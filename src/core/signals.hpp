@@ -25,6 +25,10 @@ void stop_batch_on_signal() noexcept;
 bool drain_requested() noexcept;
 void request_drain() noexcept;
 
+// An eventfd that is written to after each signal that stops or drains the batch, so that a
+// loop sleeping in poll() (--watch) wakes up for it; -1: none.
+void set_wake_fd(int fd) noexcept;
+
 // What a shell reports for a process that the first signal (SIGINT, SIGTERM or SIGHUP) ended:
 // 128 + its number (130 when none came).
 int interrupted_exit_code() noexcept;
