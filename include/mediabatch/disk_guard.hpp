@@ -30,6 +30,8 @@ class DiskGuard {
   // True when every folder's filesystem has the free space the rule asks for. Looks at most
   // once a second; an error (a folder that went away) counts as enough space.
   bool enough_space();
+  // Whether the rule asks for any space (--min-free 0 does not).
+  bool guarding() const noexcept { return rule_.bytes > 0; }
   // "waiting for disk space: 210 MB free on out, 1.0 GB needed", or empty when there is enough.
   std::string waiting_note();
 

@@ -13,12 +13,16 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A failure that may pass: the system said EIO, ENOSPC, ESTALE, ETIMEDOUT, EAGAIN or ENOTCONN
-// (a share that went away, a full disk). `--retries N` tries such a file again; a decode
+// A failure that may pass: the system said EIO, ENOSPC, EDQUOT, ESTALE, ETIMEDOUT, EAGAIN or
+// ENOTCONN (a share that went away, a full disk). `--retries N` tries such a file again; a decode
 // error, an unknown format or a crash is not tried again.
 class TransientError : public Error {
  public:
-  using Error::Error;
+  explicit TransientError(const std::string& what, int error = 0) : Error(what), error_(error) {}
+  int error() const noexcept { return error_; }  // the errno, when the system gave one
+
+ private:
+  int error_;
 };
 
 // Whether an errno value is one of those.

@@ -34,6 +34,9 @@ struct Result {
   // Failed for a reason that may pass (TransientError, --timeout, exec's non-zero exit): worth
   // another attempt under --retries.
   bool transient = false;
+  // Transient because the disk (or the quota) was full: tried again once, when --min-free
+  // finds the space back, even without --retries.
+  bool out_of_space = false;
   int attempts = 1;         // how many times the job ran, this one included
 };
 

@@ -15,6 +15,7 @@
 #include "cli/app.hpp"
 #include "cli/console.hpp"
 #include "cli/on_done.hpp"
+#include "core/drain_key.hpp"
 #include "core/folder_watch.hpp"
 #include "core/signals.hpp"
 #include "mediabatch/errors.hpp"
@@ -242,6 +243,9 @@ int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop,
   if (watch) sinks.push_back(&outputs);
 
   const std::vector<std::string> on_done = c.on_done.empty() ? std::vector<std::string>{} : split_command_line(c.on_done);
+  // With a progress line on the terminal, `q` drains.
+  std::optional<DrainKey> drain_key;
+  if (console.progress_on()) drain_key.emplace();
   BatchOutcome outcome = batch.run(sinks, stop);
   while (watch && !stop.load() && !drain_requested() && !outcome.batch_failed) {
     console.watching(watch->folders());
@@ -262,6 +266,7 @@ int run_batch(const Common& c, Batch& batch, bool exec, std::atomic<bool>& stop,
     console.add_jobs(next->size());
     add_up(outcome, next->run(sinks, stop));
   }
+  drain_key.reset();  // the terminal as it was
   if (watch) {  // ended while waiting, or by the last batch
     outcome.interrupted = stop.load();
     outcome.drained = drain_requested() && !outcome.interrupted;

@@ -37,6 +37,7 @@ class Console final : public BatchSink {
   // its children, parallelism.
   void summary(bool interrupted, bool drained, std::size_t not_started);
   std::size_t failed() const noexcept { return failed_; }
+  bool progress_on() const noexcept { return progress_on_; }
   // --watch: the batch is done and `folders` are watched for more (said once on stderr when
   // there is no progress line); add_jobs(): more files arrived.
   void watching(std::size_t folders);

@@ -20,7 +20,8 @@ namespace mediabatch {
 void ResultFeed::operator()(Result&& r) {
   if (r.command.empty()) r.command = command_;
   r.attempts = attempt_;
-  if (r.status == Status::failed && r.transient && attempt_ <= retries_) {
+  const bool again = attempt_ <= retries_ || (r.out_of_space && hold_out_of_space_ && attempt_ == 1);
+  if (r.status == Status::failed && r.transient && again) {
     held_.push_back(std::move(r));
     return;
   }
@@ -103,6 +104,7 @@ BatchOutcome Batch::run(const std::vector<BatchSink*>& sinks, std::atomic<bool>&
       std::any_of(encoders_.begin(), encoders_.end(), [](const Encoder* e) { return e->wants_outputs(); });
   ResultFeed feed(sinks, options_.command, keep_outputs, outcome);
   feed.hold_retries(options_.retries, 1);
+  feed.hold_out_of_space(options_.disk_guard && options_.disk_guard->guarding());
   if (supervised()) {
     outcome.not_started = run_supervised(jobs_, options_, feed, stop);
   } else {
@@ -142,10 +144,12 @@ bool wait_before_attempt(int attempt, const std::atomic<bool>& stop) {
 
 }  // namespace
 
-// --retries: the transient failures the feed held back run again, after every other file,
-// each pass in completion order; what is still held when the batch stops is reported as it is.
+// --retries (and a first attempt that ran out of disk space, with --min-free): the transient
+// failures the feed held back run again, after every other file, each pass in completion
+// order (the disk guard holds each back until there is space); what is still held when the
+// batch stops is reported as it is.
 void Batch::retry(ResultFeed& feed, std::atomic<bool>& stop, BatchOutcome& outcome) {
-  for (int attempt = 2; attempt <= options_.retries + 1; ++attempt) {
+  for (int attempt = 2;; ++attempt) {
     std::vector<Result> failed = feed.take_held();
     if (failed.empty()) break;
     spdlog::info("trying {} failed file{} again (attempt {})", failed.size(), failed.size() == 1 ? "" : "s", attempt);

@@ -25,6 +25,9 @@ class ResultFeed {
     retries_ = retries;
     attempt_ = attempt;
   }
+  // --min-free: a first attempt that ran out of disk space is held back too (it is tried
+  // again when the guard finds the space back).
+  void hold_out_of_space(bool hold) noexcept { hold_out_of_space_ = hold; }
   std::vector<Result> take_held() { return std::exchange(held_, {}); }
   // Reports the results held back: when the batch stops before their next attempt.
   void release_held();
@@ -38,6 +41,7 @@ class ResultFeed {
   BatchOutcome& outcome_;
   std::vector<fs::path> outputs_;
   int retries_ = 0, attempt_ = 1;
+  bool hold_out_of_space_ = false;
   std::vector<Result> held_;
 
   void report(Result&& r);

@@ -61,7 +61,7 @@ Result run_job(const Job& job, const JobSettings& settings, const std::atomic<bo
   } catch (const Cancelled&) {
     throw;
   } catch (const TransientError& e) {
-    throw TransientError(outputs.with_final_names(e.what()));
+    throw TransientError(outputs.with_final_names(e.what()), e.error());
   } catch (const Error& e) {
     // A library names the file it was writing: the user knows the output, not our temporary.
     throw Error(outputs.with_final_names(e.what()));

@@ -4,6 +4,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -76,6 +77,7 @@ Result run_guarded(const Job& job, const JobFn& fn, const std::atomic<bool>& sto
       r = Result{};
       r.status = Status::failed;
       r.transient = true;
+      r.out_of_space = e.error() == ENOSPC || e.error() == EDQUOT;
       r.error = e.what();
     } catch (const std::exception& e) {
       r = Result{};

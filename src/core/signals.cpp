@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/cleanup.hpp"
+#include "core/drain_key.hpp"
 
 namespace mediabatch {
 
@@ -42,6 +43,7 @@ sigset_t batch_signals() {
 }
 
 [[noreturn]] void exit_at_once(const char* why) {
+  restore_terminal();
   cleanup::emergency();
   [[maybe_unused]] auto n = ::write(2, why, std::strlen(why));
   ::_exit(interrupted_exit_code());
@@ -57,6 +59,7 @@ void pause_all() {
   while (sigtimedwait(&cont, nullptr, &now) == SIGCONT) {  // an old one must not end the pause
   }
   cleanup::signal_all(SIGSTOP);
+  restore_terminal();  // the shell's, while it has the terminal
   ::kill(::getpid(), SIGSTOP);
   // kill() returns before the process stops; the SIGCONT that continues it (fg, bg, kill
   // -CONT) is the one to wait for.
@@ -64,15 +67,13 @@ void pause_all() {
   while (sigwait(&cont, &sig) != 0) {
   }
   cleanup::signal_all(SIGCONT);
+  retake_terminal();  // at fg; in the background (bg) it stays the shell's
 }
 
 void take(int sig, std::atomic<bool>& stop) {
-  if (sig == SIGUSR1) {
-    request_drain();
-    return wake();
-  }
+  if (sig == SIGUSR1) return request_drain();
   if (sig == SIGTSTP) return pause_all();
-  if (sig == SIGCONT) return;
+  if (sig == SIGCONT) return retake_terminal();  // fg after bg
   int none = 0;
   const bool first = first_signal.compare_exchange_strong(none, sig);
   if (!batch_running.load()) exit_at_once("\nmediabatch: interrupted before any file was converted\n");
@@ -93,7 +94,10 @@ void block_signals() {
 void stop_batch_on_signal() noexcept { batch_running.store(true); }
 
 bool drain_requested() noexcept { return draining.load(); }
-void request_drain() noexcept { draining.store(true); }
+void request_drain() noexcept {
+  draining.store(true);
+  wake();
+}
 void set_wake_fd(int fd) noexcept { wake_fd.store(fd); }
 
 int interrupted_exit_code() noexcept {

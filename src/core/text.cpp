@@ -113,12 +113,12 @@ namespace mediabatch {
 
 bool is_transient_errno(int error) noexcept {
   return error == EIO || error == ENOSPC || error == ESTALE || error == ETIMEDOUT || error == EAGAIN ||
-         error == ENOTCONN;
+         error == ENOTCONN || error == EDQUOT;
 }
 
 void throw_system_error(const std::string& what, int error) {
   const std::string message = what + ": " + errno_text(error);
-  if (is_transient_errno(error)) throw TransientError(message);
+  if (is_transient_errno(error)) throw TransientError(message, error);
   throw Error(message);
 }
 

@@ -3,6 +3,9 @@
 // encoders' build, build/tests/mediabatch_fake, and build/mediabatch).
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <termios.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -187,6 +190,62 @@ TEST(EndingsCli, Sigusr1DrainsExecLettingRunningCommandsFinish) {
   EXPECT_TRUE(contains(err, "drained: 4 not started")) << err;
   EXPECT_TRUE(fs::exists(dir / "e0.done") && fs::exists(dir / "e1.done"));  // not killed
   EXPECT_FALSE(fs::exists(dir / "e2.started"));
+}
+
+// `q` typed on the terminal drains as SIGUSR1 does; the terminal's settings are put back.
+// mediabatch runs on a pseudo-terminal of its own, as in an interactive shell.
+TEST(EndingsCli, QOnTheTerminalDrainsAndTheTerminalIsRestored) {
+  mbtest::TempDir dir;
+  const std::string script = "touch \"$0.started\"; sleep 0.6; touch \"$0.done\"";
+  std::vector<std::string> args{MEDIABATCH_BINARY, "exec", "-j", "2"};
+  for (int i = 0; i < 6; ++i) args.push_back((dir / ("e" + std::to_string(i))).string());
+  args.insert(args.end(), {"--", "sh", "-c", script, "{}"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  std::string screen;
+  const auto read_screen = [&] {
+    char buf[4096];
+    for (;;) {
+      pollfd p{master, POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0) return;
+      const ssize_t n = ::read(master, buf, sizeof buf);
+      if (n <= 0) return;
+      screen.append(buf, static_cast<std::size_t>(n));
+    }
+  };
+  wait_until([&] {
+    read_screen();
+    return fs::exists(dir / "e0.started") && fs::exists(dir / "e1.started");
+  });
+  termios during{};
+  ASSERT_EQ(::tcgetattr(master, &during), 0);
+  EXPECT_EQ(during.c_lflag & (ICANON | ECHO), 0u) << "keys are read one at a time, unechoed";
+  ASSERT_EQ(::write(master, "q", 1), 1);
+  int code = -1;
+  wait_until([&] {
+    read_screen();
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) != pid) return false;
+    code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return true;
+  });
+  read_screen();
+  EXPECT_EQ(code, 0) << screen;
+  EXPECT_TRUE(contains(screen, "2 ok, 0 failed, 0 skipped")) << screen;
+  EXPECT_TRUE(contains(screen, "drained: 4 not started")) << screen;
+  EXPECT_FALSE(fs::exists(dir / "e2.started"));
+  termios after{};
+  ASSERT_EQ(::tcgetattr(master, &after), 0);
+  EXPECT_EQ(after.c_lflag & (ICANON | ECHO), static_cast<tcflag_t>(ICANON | ECHO)) << "the terminal is put back";
+  ::close(master);
 }
 
 // The state letter of /proc/PID/stat: R, S, T (stopped), Z...

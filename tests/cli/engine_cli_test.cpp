@@ -499,3 +499,46 @@ TEST(EngineCli, MinFreeWaitsForDiskSpaceAndGoesOnWhenItReturns) {
   }
   EXPECT_EQ(fake_mediabatch({"fake", "--min-free", "lots", (dir / "in").string()}).exit_code, 2);
 }
+
+// A file that runs out of disk space while it is written is tried again once the guard finds
+// space back (no --retries needed); with --min-free 0 it just fails.
+TEST(EngineCli, AFileThatRanOutOfSpaceIsTriedAgainWhenSpaceIsBack) {
+  mbtest::TempDir dir;
+  const fs::path disk = dir / "disk";
+  fs::create_directories(disk);
+  ASSERT_EQ(::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=4m"), 0)
+      << "mount -t tmpfs: " << std::strerror(errno) << " (this test needs root)";
+  struct Unmount {
+    fs::path at;
+    ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+  } unmount{disk};
+  fs::create_directories(dir / "in");
+  const fs::path full = dir / "full", report = dir / "r.jsonl";
+  // 1.5 MB to write with 1 MB free, and the guard asks for 512 KB.
+  mbtest::write_file(dir / "in/big.fk", "FAKE\nfill 1536 " + full.string() + "\n");
+  for (const std::string min_free : {"512K", "0"}) {
+    mbtest::write_file(disk / "filler", std::string(3 << 20, 'x'));
+    fs::remove(full);
+    const pid_t pid = mbtest::start({MEDIABATCH_FAKE_BINARY, "fake", "--min-free", min_free, "--report",
+                                     report.string(), "-o", (disk / "out").string(), (dir / "in").string()},
+                                    dir / "stdout", dir / "stderr");
+    for (int waited = 0; waited < 2000 && !fs::exists(full); ++waited)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(fs::exists(full)) << mbtest::read_file(dir / "stderr");
+    fs::remove(disk / "filler");  // space is back
+    const int code = mbtest::wait_for(pid);
+    const auto r = nlohmann::json::parse(mbtest::read_file(report));
+    if (min_free == "0") {
+      EXPECT_EQ(code, 1);
+      EXPECT_EQ(r["status"], "failed");
+      EXPECT_EQ(r["attempts"], 1);
+      EXPECT_NE(r["error"].get<std::string>().find("No space left on device"), std::string::npos) << r.dump();
+    } else {
+      EXPECT_EQ(code, 0) << mbtest::read_file(dir / "stderr");
+      EXPECT_EQ(r["status"], "ok") << r.dump();
+      EXPECT_EQ(r["attempts"], 2);
+      EXPECT_EQ(fs::file_size(disk / "out/big.out"), 1536u * 1024 + fs::file_size(dir / "in/big.fk")) << "whole";
+    }
+    fs::remove_all(disk / "out");
+  }
+}

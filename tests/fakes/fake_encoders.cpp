@@ -90,6 +90,19 @@ class FakeEncoder : public Encoder {
         const std::string before = fs::exists(counter) ? slurp(counter) : std::string();
         std::ofstream(counter) << before << 'x';
         if (static_cast<int>(before.size()) < times) throw_system_error("reading " + ctx.input().string(), EIO);
+      } else if (op == "fill") {  // writes KB kilobytes; when the disk is full, touches MARKER first
+        int kb = 0;
+        std::string marker;
+        words >> kb >> marker;
+        const std::string chunk(1024, 'f');
+        for (int i = 0; i < kb; ++i) {
+          out << chunk;
+          out.flush();
+          if (!out) {
+            if (!marker.empty()) std::ofstream(marker) << "full";
+            throw_system_error("writing " + ctx.temp_output().string(), ENOSPC);
+          }
+        }
       } else if (op == "fail_naming_temp") {  // as a library reports the file it was writing
         throw Error("writing " + ctx.temp_output().string() + ": No space left on device");
       } else if (op == "skip") {
