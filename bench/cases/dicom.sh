@@ -92,6 +92,9 @@ fi
 
 side "mediabatch dicom -j2" "rm -rf $DICOM_OUT/mb && mkdir -p $DICOM_OUT/mb" \
   "$MB dicom -j 2 --progress never -q --crop 1568x2048+232+0 -o $DICOM_OUT/mb $DICOM_DATA/*.dcm"
+# --fsync: each PNG and its folder flushed to the disk before it is reported ok.
+side "mediabatch dicom -j2 --fsync" "rm -rf $DICOM_OUT/mbf && mkdir -p $DICOM_OUT/mbf" \
+  "$MB dicom -j 2 --progress never -q --fsync --crop 1568x2048+232+0 -o $DICOM_OUT/mbf $DICOM_DATA/*.dcm"
 # --window 2048,4096 maps 0..4095 linearly onto 0..255: dcmj2pnm's pixels without a window.
 side "mediabatch dicom -j2 --window 2048,4096" "rm -rf $DICOM_OUT/mbnw && mkdir -p $DICOM_OUT/mbnw" \
   "$MB dicom -j 2 --progress never -q --window 2048,4096 --crop 1568x2048+232+0 -o $DICOM_OUT/mbnw $DICOM_DATA/*.dcm"

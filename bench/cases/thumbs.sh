@@ -30,6 +30,8 @@ for set in big small; do
   n=$(ls "$TH/$set" | wc -l)
   side "mediabatch thumbs -j2" "rm -rf $OUT/mb && mkdir -p $OUT/mb" \
     "$MB thumbs -j 2 -q --progress never -o $OUT/mb $TH/$set"
+  side "mediabatch thumbs -j2 --fsync" "rm -rf $OUT/mbf && mkdir -p $OUT/mbf" \
+    "$MB thumbs -j 2 -q --progress never --fsync -o $OUT/mbf $TH/$set"
   side "vipsthumbnail, 8 per process, xargs -P2" "rm -rf $OUT/vips && mkdir -p $OUT/vips" \
     "cd $TH/$set && ls | xargs -n 8 -P 2 vipsthumbnail -s 128 -o '$OUT/vips/%s_thumbnail.jpg[Q=85]'"
   side "convert -thumbnail, xargs -P2" "rm -rf $OUT/im && mkdir -p $OUT/im" \
