@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,6 +63,17 @@ class EncodeContext {
   void throw_if_stopped() const;
   // A non-fatal note that goes into the job's result ("premature end of JPEG data").
   void warn(std::string message);
+
+  // --verify: every output is to be read back and checked before it takes its final name.
+  bool verify() const noexcept;
+  // --verify: how to check the temporary file `temp` (temp_output(), or what add_output()
+  // returned) once encode() has returned. `check` opens it with a decoder independent of the
+  // code that wrote it, compares what it finds with what was encoded (kept in the closure) and
+  // throws Error saying what is wrong ("output has 97 video frames, 100 were encoded"). The
+  // engine runs the checks after encode(), on the same thread, before the renames; an output
+  // without one fails the job. Call it only when verify() is true.
+  using OutputCheck = std::function<void(const fs::path& temp)>;
+  void check_output(const fs::path& temp, OutputCheck check);
 
  private:
   fs::path input_;
@@ -135,6 +147,14 @@ class Encoder {
   // soon, leaving every file either untouched or complete, and throw Cancelled. Throws Error
   // to report a batch-level failure.
   virtual void finish(const std::vector<fs::path>& /*outputs*/, const std::atomic<bool>& /*stop*/) {}
+
+  // --verify, set by the batch before it runs: finish() checks what it rewrites, as the jobs'
+  // outputs are checked.
+  void set_verify(bool on) noexcept { verify_ = on; }
+  bool verify() const noexcept { return verify_; }
+
+ private:
+  bool verify_ = false;
 };
 
 using EncoderList = std::vector<std::unique_ptr<Encoder>>;

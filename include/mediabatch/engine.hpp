@@ -26,6 +26,7 @@ struct JobSettings {
   bool force = false;           // convert even when a done marker is newer than the input
   double timeout_seconds = 0;   // 0 = none
   bool fsync = false;           // outputs and their folders reach the disk before a job is ok
+  bool verify = false;          // outputs are read back and checked before they are renamed
 };
 
 // Runs one planned encoder job end to end and returns its result: skipped when an earlier

@@ -38,6 +38,7 @@ struct Result {
   // finds the space back, even without --retries.
   bool out_of_space = false;
   int attempts = 1;         // how many times the job ran, this one included
+  bool verified = false;    // --verify: every output was read back and found whole
 };
 
 }  // namespace mediabatch

@@ -52,6 +52,8 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
                    "auto: 1G or 2% of the filesystem, whichever is smaller)")
         ->capture_default_str()->take_last();
     cmd.add_flag("--fsync", c.fsync, "Flush each output and its folder to the disk before the file is reported ok");
+    cmd.add_flag("--verify", c.verify,
+                 "Read each output back with an independent decoder and check it before it takes its final name");
     cmd.add_flag("--no-isolation", c.no_isolation,
                  "Run the encoders in this process, unsupervised: a file that crashes a library ends the batch");
   }
@@ -145,6 +147,7 @@ BatchOptions batch_options(const Common& c, std::string command) {
   o.job.force = c.force;
   o.job.timeout_seconds = c.timeout;
   o.job.fsync = c.fsync;
+  o.job.verify = c.verify;
   o.retries = c.retries;
   o.command = std::move(command);
   return o;

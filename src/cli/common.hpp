@@ -36,6 +36,7 @@ struct Common {
   int retries = 0;
   std::string min_free = "auto";
   std::string on_done;  // a command line, split into an argv
+  bool verify = false;
   bool watch = false;
   double settle = 2;
   std::vector<std::string> inputs;

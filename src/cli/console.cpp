@@ -135,6 +135,7 @@ void Console::result(const Result& r) {
   else if (r.status == Status::failed) ++failed_;
   else ++skipped_;
   if (r.status == Status::ok && !r.warning.empty()) ++warned_;
+  if (r.verified) ++verified_;
   clear_progress();
   if (options_.exec) {
     // The command's own output, whole, then (for failures) why.
@@ -183,6 +184,7 @@ void Console::summary(bool interrupted, bool drained, std::size_t not_started) {
   std::fprintf(stderr, "mediabatch: %zu ok, %zu failed, %zu skipped", ok_, failed_, skipped_);
   // Converted, but with something to read in their results (damage in a video, a WAV cut short).
   if (warned_ > 0) std::fprintf(stderr, ", %zu with warnings", warned_);
+  if (verified_ > 0) std::fprintf(stderr, ", %zu verified", verified_);
   if (interrupted) std::fprintf(stderr, ", %zu interrupted, %zu not started", interrupted_, not_started);
   std::fprintf(stderr, "; %.2f s wall, %.2f s CPU, %.2fx parallel\n", wall, cpu, wall > 0 ? cpu / wall : 0.0);
   if (drained && options_.exec)

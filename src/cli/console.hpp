@@ -60,6 +60,7 @@ class Console final : public BatchSink {
   std::size_t total_;
   std::size_t ok_ = 0, failed_ = 0, skipped_ = 0, interrupted_ = 0;
   std::size_t warned_ = 0;  // ok files with a warning
+  std::size_t verified_ = 0;  // --verify: ok files whose outputs were checked
   std::chrono::steady_clock::time_point start_;
   double cpu_start_;
   bool progress_shown_ = false;

@@ -61,7 +61,10 @@ void ResultFeed::tick() {
 
 Batch::Batch(JobList jobs, std::vector<Encoder*> encoders, BatchOptions options)
     : jobs_(std::move(jobs)), count_(jobs_.size()), encoders_(std::move(encoders)), options_(std::move(options)) {
-  for (Encoder* e : encoders_) e->plan(EncoderJobs(jobs_, e));
+  for (Encoder* e : encoders_) {
+    e->set_verify(options_.job.verify);
+    e->plan(EncoderJobs(jobs_, e));
+  }
 }
 
 Batch::Batch(std::unique_ptr<JobSource> jobs, std::size_t count, BatchOptions options)

@@ -16,6 +16,10 @@ fs::path EncodeContext::add_output(const fs::path& final_path) { return outputs_
 
 void EncodeContext::warn(std::string message) { outputs_->warn(std::move(message)); }
 
+bool EncodeContext::verify() const noexcept { return outputs_->verifying(); }
+
+void EncodeContext::check_output(const fs::path& temp, OutputCheck check) { outputs_->set_check(temp, std::move(check)); }
+
 bool EncodeContext::should_stop() const noexcept {
   return (stop_ && stop_->load(std::memory_order_relaxed)) || Clock::now() >= deadline_;
 }

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cerrno>
 #include <set>
 #include <system_error>
@@ -92,6 +94,60 @@ std::uint64_t JobOutputs::commit(bool sync) {
   }
   temps_.clear();
   return bytes;
+}
+
+void JobOutputs::set_check(const fs::path& temp, Check check) {
+  if (std::find(temps_.begin(), temps_.end(), temp) == temps_.end())
+    throw Error("verify: " + temp.string() + " is not an output of this job");
+  checks_[temp] = std::move(check);
+}
+
+namespace {
+
+// For the tests of --verify only: MEDIABATCH_TEST_CORRUPT_OUTPUT=NAME:flip|truncate damages
+// every output whose final name holds NAME after it is written and before it is checked, as
+// a failing disk, a bad cable or a bug would: `flip` inverts 64 bytes in the middle,
+// `truncate` cuts the file to 60% of its size.
+void damage_for_tests(const fs::path& temp, const fs::path& final_path) {
+  static const char* const rule = std::getenv("MEDIABATCH_TEST_CORRUPT_OUTPUT");
+  if (!rule) return;
+  const std::string text(rule);
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || final_path.filename().string().find(text.substr(0, colon)) == std::string::npos)
+    return;
+  std::error_code ec;
+  const auto size = fs::file_size(temp, ec);
+  if (ec || size == 0) return;
+  if (text.substr(colon + 1) == "truncate") {
+    fs::resize_file(temp, size * 6 / 10, ec);
+    return;
+  }
+  Fd fd(::open(temp.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd) return;
+  const off_t at = static_cast<off_t>(size / 2);
+  unsigned char bytes[64];
+  const ssize_t n = ::pread(fd.get(), bytes, sizeof bytes, at);
+  for (ssize_t i = 0; i < n; ++i) bytes[i] = static_cast<unsigned char>(~bytes[i]);
+  if (n <= 0) return;
+  [[maybe_unused]] const ssize_t w = ::pwrite(fd.get(), bytes, static_cast<std::size_t>(n), at);
+}
+
+}  // namespace
+
+void JobOutputs::verify() {
+  for (std::size_t i = 0; i < temps_.size(); ++i) {
+    damage_for_tests(temps_[i], finals_[i]);
+    const auto check = checks_.find(temps_[i]);
+    if (check == checks_.end()) throw Error("verify: no check was made of " + finals_[i].string());
+    try {
+      check->second(temps_[i]);
+    } catch (const Cancelled&) {
+      throw;
+    } catch (const std::exception& e) {
+      const std::string what = with_final_names(e.what());
+      throw Error(temps_.size() > 1 ? "verify: " + finals_[i].filename().string() + ": " + what : "verify: " + what);
+    }
+  }
 }
 
 std::string JobOutputs::with_final_names(std::string text) const {

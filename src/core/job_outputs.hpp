@@ -4,6 +4,8 @@
 // renamed over its final name) or none. Used by one thread at a time.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,7 +13,10 @@ namespace mediabatch {
 
 class JobOutputs {
  public:
-  explicit JobOutputs(std::filesystem::path primary) : primary_(std::move(primary)) {}
+  using Check = std::function<void(const std::filesystem::path&)>;
+
+  explicit JobOutputs(std::filesystem::path primary, bool verify = false)
+      : primary_(std::move(primary)), verify_(verify) {}
   ~JobOutputs() { discard(); }  // whatever was not committed is removed
   JobOutputs(const JobOutputs&) = delete;
   JobOutputs& operator=(const JobOutputs&) = delete;
@@ -20,6 +25,12 @@ class JobOutputs {
   const std::filesystem::path& primary_temp();
   std::filesystem::path add(const std::filesystem::path& final_path);
   void warn(std::string message);
+
+  // --verify: the encoder's check of one temporary file; verify() runs them all (each output
+  // must have one) and throws Error("verify: ...") at the first that fails.
+  bool verifying() const noexcept { return verify_; }
+  void set_check(const std::filesystem::path& temp, Check check);
+  void verify();
 
   // Renames every temporary file to its final name, all or none: when one is missing, a
   // directory is at its final name, or a rename fails, the ones already renamed are removed
@@ -40,6 +51,8 @@ class JobOutputs {
   std::filesystem::path primary_;
   std::vector<std::filesystem::path> temps_;  // parallel to finals_
   std::vector<std::filesystem::path> finals_;
+  std::map<std::filesystem::path, Check> checks_;  // by temporary path
+  bool verify_;
   std::string warnings_;
   bool primary_added_ = false;
 };

@@ -23,6 +23,7 @@ std::string to_json_line(const Result& r) {
   j["bytes_out"] = r.bytes_out;
   j["attempts"] = r.attempts;
   if (!r.warning.empty()) j["warning"] = r.warning;
+  if (r.verified) j["verified"] = true;
   if (r.cancelled) j["interrupted"] = true;  // status stays "failed": readers of old reports
   if (!r.more_outputs.empty()) {
     j["outputs"] = nlohmann::json::array({r.output});
@@ -53,6 +54,7 @@ std::vector<Result> read_report(const std::filesystem::path& path, std::vector<s
     r.status = status == "ok" ? Status::ok : status == "skipped" ? Status::skipped : Status::failed;
     r.error = j.value("error", "");
     r.warning = j.value("warning", "");
+    r.verified = j.value("verified", false);
     r.seconds = j.value("seconds", 0.0);
     r.bytes_in = j.value("bytes_in", std::uint64_t{0});
     r.bytes_out = j.value("bytes_out", std::uint64_t{0});

@@ -52,11 +52,15 @@ Result run_job(const Job& job, const JobSettings& settings, const std::atomic<bo
   fs::create_directories(folder, ec);
   if (ec) throw_system_error("cannot create " + folder.string(), ec.value());
 
-  JobOutputs outputs(job.output);  // removes every temporary file unless committed
+  JobOutputs outputs(job.output, settings.verify);  // removes every temporary file unless committed
   try {
     EncodeContext ctx(job.input, outputs, job.threads, &stop, deadline_for(settings.timeout_seconds));
     job.encoder->encode(ctx);
     ctx.throw_if_stopped();
+    if (settings.verify) {  // before the renames: nothing unchecked takes a final name
+      outputs.verify();
+      r.verified = true;
+    }
     r.bytes_out = outputs.commit(settings.fsync);
   } catch (const Cancelled&) {
     throw;

@@ -79,7 +79,7 @@ std::string encode_result(const Result& r) {
   o.u64(r.index).str(r.input).str(r.output).u64(r.more_outputs.size());
   for (const auto& m : r.more_outputs) o.str(m);
   o.str(r.command).u64(static_cast<std::uint64_t>(r.status)).str(r.error).str(r.warning).f64(r.seconds);
-  o.u64(r.bytes_in).u64(r.bytes_out).str(r.out_text).str(r.err_text).u64(r.cancelled).u64(r.transient).u64(r.out_of_space);
+  o.u64(r.bytes_in).u64(r.bytes_out).str(r.out_text).str(r.err_text).u64(r.cancelled).u64(r.transient).u64(r.out_of_space).u64(r.verified);
   return o.done();
 }
 
@@ -105,6 +105,7 @@ Result decode_result(const std::string& payload) {
   r.cancelled = in.u64() != 0;
   r.transient = in.u64() != 0;
   r.out_of_space = in.u64() != 0;
+  r.verified = in.u64() != 0;
   return r;
 }
 

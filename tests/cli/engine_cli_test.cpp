@@ -542,3 +542,41 @@ TEST(EngineCli, AFileThatRanOutOfSpaceIsTriedAgainWhenSpaceIsBack) {
     fs::remove_all(disk / "out");
   }
 }
+
+// --verify: each output is read back before its rename. One damaged between encode and check
+// (the engine's test hook) fails alone, with nothing under its final name and no temporary
+// left; the others are ok and "verified" in the report, and the summary counts them.
+TEST(EngineCli, VerifyFailsADamagedOutputAloneAndMarksTheOthersVerified) {
+  for (const std::string how : {"flip", "truncate"}) {
+    mbtest::TempDir dir;
+    fs::create_directories(dir / "in");
+    for (int i = 0; i < 4; ++i)
+      mbtest::write_file(dir / ("in/f" + std::to_string(i) + ".fk"), "FAKE\n" + std::string(4000, 'a' + i) + "\n");
+    mbtest::write_file(dir / "in/multi.fk", "FAKE\nextra multi_b.out\n");
+    ::setenv("MEDIABATCH_TEST_CORRUPT_OUTPUT", ("f2:" + how).c_str(), 1);
+    const auto r = fake_mediabatch({"fake", "--verify", "-j", "2", "--report", (dir / "r.jsonl").string(), "-o",
+                                    (dir / "out").string(), (dir / "in").string()});
+    ::unsetenv("MEDIABATCH_TEST_CORRUPT_OUTPUT");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("4 ok, 1 failed, 0 skipped, 4 verified"), std::string::npos) << r.err;
+    std::istringstream lines(mbtest::read_file(dir / "r.jsonl"));
+    int verified = 0;
+    for (std::string line; std::getline(lines, line);) {
+      const auto j = nlohmann::json::parse(line);
+      if (j["input"].get<std::string>().find("f2.fk") != std::string::npos) {
+        EXPECT_EQ(j["status"], "failed");
+        EXPECT_FALSE(j.contains("verified"));
+        const std::string error = j["error"];
+        EXPECT_EQ(error.rfind("verify: output ", 0), 0u) << error;
+      } else {
+        EXPECT_EQ(j["status"], "ok") << line;
+        verified += j.value("verified", false) ? 1 : 0;
+      }
+    }
+    EXPECT_EQ(verified, 4);
+    EXPECT_FALSE(fs::exists(dir / "out/f2.out"));
+    EXPECT_TRUE(fs::exists(dir / "out/multi_b.out"));
+    for (const auto& e : fs::directory_iterator(dir / "out"))
+      EXPECT_NE(e.path().filename().string()[0], '.') << "a temporary was left: " << e.path();
+  }
+}

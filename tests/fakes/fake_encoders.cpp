@@ -57,6 +57,7 @@ class FakeEncoder : public Encoder {
   void encode(EncodeContext& ctx) const override {
     std::string content = slurp(ctx.input());
     std::ofstream out(ctx.temp_output(), std::ios::binary);
+    std::vector<std::pair<fs::path, std::string>> extras;  // temporary path, name
     std::istringstream lines(content);
     std::string line;
     while (std::getline(lines, line)) {
@@ -82,7 +83,9 @@ class FakeEncoder : public Encoder {
       } else if (op == "extra") {  // a further output of the job, beside the first
         std::string name;
         words >> name;
-        std::ofstream(ctx.add_output(ctx.output().parent_path() / name)) << "extra";
+        const fs::path temp = ctx.add_output(ctx.output().parent_path() / name);
+        std::ofstream(temp) << "extra";
+        extras.emplace_back(temp, name);
       } else if (op == "eio_times") {  // an I/O error the first N attempts (counted in FILE)
         int times = 0;
         std::string counter;
@@ -146,6 +149,20 @@ class FakeEncoder : public Encoder {
     out << content;
     out.close();
     if (!out) throw Error("writing " + ctx.temp_output().string());
+    if (ctx.verify()) {  // what was written, read back
+      const std::string written = slurp(ctx.temp_output());
+      ctx.check_output(ctx.temp_output(), [written](const fs::path& temp) {
+        const std::string now = slurp(temp);
+        if (now.size() != written.size()) throw Error("output has " + std::to_string(now.size()) + " bytes, " +
+                                                      std::to_string(written.size()) + " were written");
+        if (now != written) throw Error("output differs from what was written");
+      });
+      for (const auto& [temp, final_path] : extras) {
+        ctx.check_output(temp, [](const fs::path& t) {
+          if (slurp(t) != "extra") throw Error("extra output differs from what was written");
+        });
+      }
+    }
   }
 };
 
