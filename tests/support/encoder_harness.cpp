@@ -41,6 +41,7 @@ mediabatch::Result EncoderHarness::encode(const fs::path& input, const fs::path&
   mediabatch::JobSettings settings;
   settings.force = options.force;
   settings.timeout_seconds = options.timeout_seconds;
+  settings.verify = options.verify;
   static const std::atomic<bool> never{false};
   mediabatch::Result r = mediabatch::run_job(job, settings, options.stop ? *options.stop : never);
   if (r.status == mediabatch::Status::ok || !r.output.empty()) {  // written, or up to date

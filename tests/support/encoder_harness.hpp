@@ -22,6 +22,7 @@ struct JobOptions {
   const std::atomic<bool>* stop = nullptr;  // none: never stopped
   double timeout_seconds = 0;
   bool force = true;  // tests convert into fresh folders; skip-if-newer is the CLI tests' business
+  bool verify = false;  // --verify: the encoder's checks run before the renames
 };
 
 class EncoderHarness {
