@@ -20,6 +20,7 @@
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
+using mbtest::exit_within;
 using mbtest::fake_mediabatch;
 
 namespace {
@@ -37,20 +38,6 @@ std::vector<std::string> files_in(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-// The exit code of a process that must end within `seconds`; -1 (after killing it) if not.
-int exit_within(pid_t pid, double seconds) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid)
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(pid, SIGKILL);
-  mbtest::wait_for(pid);
-  return -1;
 }
 
 bool gone(pid_t pid) {

@@ -459,19 +459,35 @@ TEST(EngineCli, ExecRetriesAFailingCommand) {
   EXPECT_EQ(nlohmann::json::parse(mbtest::read_file(dir / "r.jsonl"))["attempts"], 3);
 }
 
+namespace {
+
+// A 4 MB tmpfs at `at`, unmounted at the end of the scope (tests run as root, as CI does).
+struct SmallDisk {
+  explicit SmallDisk(const fs::path& where) : at(where) {
+    fs::create_directories(at);
+    ok = ::mount("tmpfs", at.c_str(), "tmpfs", 0, "size=4m") == 0;
+    if (!ok) error = std::strerror(errno);
+  }
+  ~SmallDisk() {
+    if (ok) ::umount2(at.c_str(), MNT_DETACH);
+  }
+  SmallDisk(const SmallDisk&) = delete;
+  SmallDisk& operator=(const SmallDisk&) = delete;
+  fs::path at;
+  bool ok = false;
+  std::string error;
+};
+
+}  // namespace
+
 // --min-free: on a small tmpfs (tests run as root, as CI does), no file starts while the disk
 // is nearly full and the progress line says why; when space returns the batch goes on; Ctrl-C
 // still ends a batch that waits.
 TEST(EngineCli, MinFreeWaitsForDiskSpaceAndGoesOnWhenItReturns) {
   mbtest::TempDir dir;
   const fs::path disk = dir / "disk";
-  fs::create_directories(disk);
-  ASSERT_EQ(::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=4m"), 0)
-      << "mount -t tmpfs: " << std::strerror(errno) << " (this test needs root)";
-  struct Unmount {
-    fs::path at;
-    ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
-  } unmount{disk};
+  const SmallDisk mounted(disk);
+  ASSERT_TRUE(mounted.ok) << "mount -t tmpfs: " << mounted.error << " (this test needs root)";
   mbtest::write_file(disk / "filler", std::string(3 << 20, 'x'));  // 1 MB left, 2 MB asked
   fs::create_directories(dir / "in");
   for (int i = 0; i < 3; ++i) mbtest::write_file(dir / ("in/w" + std::to_string(i) + ".fk"), "FAKE\n");
@@ -505,13 +521,8 @@ TEST(EngineCli, MinFreeWaitsForDiskSpaceAndGoesOnWhenItReturns) {
 TEST(EngineCli, AFileThatRanOutOfSpaceIsTriedAgainWhenSpaceIsBack) {
   mbtest::TempDir dir;
   const fs::path disk = dir / "disk";
-  fs::create_directories(disk);
-  ASSERT_EQ(::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=4m"), 0)
-      << "mount -t tmpfs: " << std::strerror(errno) << " (this test needs root)";
-  struct Unmount {
-    fs::path at;
-    ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
-  } unmount{disk};
+  const SmallDisk mounted(disk);
+  ASSERT_TRUE(mounted.ok) << "mount -t tmpfs: " << mounted.error << " (this test needs root)";
   fs::create_directories(dir / "in");
   const fs::path full = dir / "full", report = dir / "r.jsonl";
   // 1.5 MB to write with 1 MB free, and the guard asks for 512 KB.

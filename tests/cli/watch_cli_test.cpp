@@ -19,6 +19,7 @@
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
+using mbtest::exit_within;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -32,19 +33,6 @@ bool wait_until(const std::function<bool()>& done, double seconds = 20) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return done();
-}
-
-int exit_within(pid_t pid, double seconds) {
-  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
-  while (Clock::now() < until) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid)
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(pid, SIGKILL);
-  mbtest::wait_for(pid);
-  return -1;
 }
 
 // The report's records by input file name (the last one of each), read as the batch writes it.

@@ -58,6 +58,9 @@ namespace mbtest {
 // signals to a running mediabatch). wait_for() returns the exit code, or 128+signal.
 pid_t start(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err);
 int wait_for(pid_t pid);
+// The exit code (or 128+signal) of a process that must end within `seconds`; -1, after
+// killing it, when it does not.
+int exit_within(pid_t pid, double seconds);
 // Runs argv (no shell, output discarded) to its end and returns the peak resident memory in
 // KB of the largest process of its tree (wait4, as GNU time's "Maximum resident set size"),
 // or -1; the exit code (or 128+signal) goes to *exit_code. The address space is capped at
