@@ -30,7 +30,10 @@ class ModuleEncoder final : public Encoder {
   std::string_view description() const override { return real().description(); }
   void add_options(CLI::App& command) override { real().add_options(command); }
   void validate() override { real().validate(); }
-  void plan(const EncoderJobs& jobs) override { real().plan(jobs); }
+  void plan(const EncoderJobs& jobs) override {
+    real().set_verify(verify());  // --verify, which the batch set on this proxy
+    real().plan(jobs);
+  }
   bool accepts(const Probe& probe) const override { return real().accepts(probe); }
   bool claims(const Probe& probe) const override { return real().claims(probe); }
   std::string reject_reason(const Probe& probe) const override { return real().reject_reason(probe); }
@@ -42,6 +45,7 @@ class ModuleEncoder final : public Encoder {
   void encode(EncodeContext& ctx) const override { real().encode(ctx); }
   bool wants_outputs() const override { return real().wants_outputs(); }
   void finish(const std::vector<fs::path>& outputs, const std::atomic<bool>& stop) override {
+    real().set_verify(verify());
     real().finish(outputs, stop);
   }
 
