@@ -3,6 +3,9 @@
 # xargs -P2. Three data sets: 10 equal 40 s tracks; an uneven album (nine 40 s tracks and a
 # 6-minute closing track listed last); a whole-disc image of the 10 tracks with its cue sheet
 # against one `flac --best` of the image. Goals (issue 6): 1.0x, 0.8x and 0.6x of the peer.
+# Each data set also runs with --verify (every output decoded again and checked before its
+# rename), second in the table: goal at most 1.25x the wall time without it, so its ratio
+# column reads 0.80x or more.
 need ffmpeg flac xargs
 
 FLAC_DATA=$BENCH_DATA/flac
@@ -46,14 +49,20 @@ flac_peer() {  # flac_peer DIR OUT
 fresh="rm -rf $FLAC_OUT && mkdir -p $FLAC_OUT/mb $FLAC_OUT/cli"
 
 side "mediabatch flac -j 2" "$fresh" "$MB flac -j 2 --progress never -q $TAGS_MB -o $FLAC_OUT/mb $FLAC_DATA/equal"
+side "mediabatch flac -j 2 --verify" "$fresh" \
+  "$MB flac -j 2 --verify --progress never -q $TAGS_MB -o $FLAC_OUT/mb $FLAC_DATA/equal"
 side "flac --best, xargs -P2" "$fresh" "$(flac_peer "$FLAC_DATA/equal" "$FLAC_OUT/cli")"
 compare "flac: 10 CD tracks of 40 s (68 MB), --best, 2 slots"
 
 side "mediabatch flac -j 2" "$fresh" "$MB flac -j 2 --progress never -q $TAGS_MB -o $FLAC_OUT/mb $FLAC_DATA/uneven"
+side "mediabatch flac -j 2 --verify" "$fresh" \
+  "$MB flac -j 2 --verify --progress never -q $TAGS_MB -o $FLAC_OUT/mb $FLAC_DATA/uneven"
 side "flac --best, xargs -P2" "$fresh" "$(flac_peer "$FLAC_DATA/uneven" "$FLAC_OUT/cli")"
 compare "flac: uneven album, nine 40 s tracks and a 6-minute last track, 2 slots"
 
 side "mediabatch flac --cue -j 2" "$fresh" \
   "$MB flac -j 2 --progress never -q --cue $FLAC_DATA/disc/disc.cue -o $FLAC_OUT/mb $FLAC_DATA/disc/disc.wav"
+side "mediabatch flac --cue -j 2 --verify" "$fresh" \
+  "$MB flac -j 2 --verify --progress never -q --cue $FLAC_DATA/disc/disc.cue -o $FLAC_OUT/mb $FLAC_DATA/disc/disc.wav"
 side "flac --best (image)" "$fresh" "flac -s -f --best $TAGS_CLI -o $FLAC_OUT/cli/disc.flac $FLAC_DATA/disc/disc.wav"
 compare "flac: whole-disc image (400 s) split by its cue sheet, 2 slots"

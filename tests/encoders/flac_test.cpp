@@ -15,9 +15,12 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -130,6 +133,13 @@ mbtest::JobOptions with_threads(int threads) {
   return o;
 }
 
+// --verify: the encoder's checks run before the renames.
+mbtest::JobOptions verifying(int threads = 1) {
+  mbtest::JobOptions o = with_threads(threads);
+  o.verify = true;
+  return o;
+}
+
 // Every file a job wrote: its output, then the others (the tracks of a split image).
 std::vector<fs::path> outputs_of(const mediabatch::Result& r) {
   std::vector<fs::path> out;
@@ -138,10 +148,13 @@ std::vector<fs::path> outputs_of(const mediabatch::Result& r) {
   return out;
 }
 
-fs::path encode_one(const fs::path& wav, const fs::path& out_dir, std::vector<std::string> args = {}) {
+fs::path encode_one(const fs::path& wav, const fs::path& out_dir, std::vector<std::string> args = {},
+                    const mbtest::JobOptions& options = {}) {
   args.push_back(wav.string());
   auto h = flac_harness(args);
-  const auto outs = outputs_of(h.encode_into(wav, out_dir));
+  const mediabatch::Result r = h.encode_into(wav, out_dir, options);
+  EXPECT_EQ(r.verified, options.verify);
+  const auto outs = outputs_of(r);
   EXPECT_EQ(outs.size(), 1u);
   return outs.empty() ? fs::path() : outs.front();
 }
@@ -212,17 +225,20 @@ TEST(FlacEncoder, SizeIsWithinHalfAPercentOfFlacBest) {
   EXPECT_EQ(std::memcmp(stream_info(out).get_md5sum(), stream_info(ref).get_md5sum(), 16), 0);
 }
 
-TEST(FlacEncoder, LevelAndVerifyOptions) {
+TEST(FlacEncoder, LevelOptionAndVerify) {
   REQUIRE_FLAC_TOOLS();
   TempDir dir;
   const fs::path wav = dir / "a.wav";
   gen(ffmpeg_wav(wav, kNoise, "pcm_s16le", "-ac 2 -t 4"));
-  const fs::path fast = encode_one(wav, dir / "l0", {"--level", "0", "--verify"});
-  const fs::path best = encode_one(wav, dir / "l8", {"--verify"});
+  const fs::path fast = encode_one(wav, dir / "l0", {"--level", "0"}, verifying());
+  const fs::path best = encode_one(wav, dir / "l8", {}, verifying());
   EXPECT_TRUE(flac_test_passes(fast));
   EXPECT_TRUE(decode_pcm(fast) == wav_data(wav));
   EXPECT_GT(fs::file_size(fast), fs::file_size(best) * 101 / 100);
   EXPECT_THROW(flac_harness({"--level", "9", wav.string()}), CLI::ValidationError);
+  // --verify is every command's (the engine's checks), not an option of flac's own: two of
+  // them made CLI11 abort every `mediabatch flac` at start-up.
+  EXPECT_THROW(flac_harness({"--verify", wav.string()}), CLI::ParseError);
 }
 
 TEST(FlacEncoder, FloatAndCompressedWavFailWithAReason) {
@@ -1576,6 +1592,327 @@ TEST(FlacEncoder, CueSheetTagsIsrcCatalogCommentComposerAndAlbumArtist) {
   } catch (const mediabatch::UsageError& e) {
     EXPECT_EQ(std::string(e.what()), (dir / "bad_disc.cue").string() + ":1: bad REM DISCNUMBER 'one' (a number from 1)");
   }
+}
+
+}  // namespace
+
+namespace {
+
+// ---- --verify: each output read back with libFLAC's decoder before it takes its name -------
+
+// The MD5 that FLAC's STREAMINFO holds for a WAV's audio, by md5sum over the WAV's own data
+// chunk: FLAC's layout is the WAV's (interleaved, little-endian), but for 8-bit WAV being
+// unsigned where FLAC's samples are signed.
+std::string pcm_md5(const fs::path& wav, unsigned bits) {
+  std::string pcm = wav_data(wav);
+  if (bits == 8)
+    for (char& c : pcm) c = static_cast<char>(c ^ 0x80);
+  const auto r = mbtest::run({"md5sum"}, pcm);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out.substr(0, 32);
+}
+
+std::string streaminfo_md5(const fs::path& flac_file) {
+  const auto si = stream_info(flac_file);
+  static const char kDigits[] = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 16; ++i) {
+    s += kDigits[si.get_md5sum()[i] >> 4];
+    s += kDigits[si.get_md5sum()[i] & 15];
+  }
+  return s;
+}
+
+// Every bit depth and a few layouts: the check passes on each, which it does only when our
+// MD5 of the samples fed to libFLAC is STREAMINFO's (and that of the audio decoded again).
+TEST(FlacEncoder, VerifyPassesForEveryWavVariantWithTheMd5OfItsPcm) {
+  REQUIRE_FLAC_TOOLS();
+  REQUIRE_TOOL("md5sum");
+  TempDir dir;
+  const std::vector<Variant> variants = {
+      {"s16_stereo", "pcm_s16le", ",aformat=channel_layouts=stereo", 16, 2, 44100},
+      {"s24_stereo_96k", "pcm_s24le", ",aformat=channel_layouts=stereo,aresample=96000", 24, 2, 96000},
+      {"s32_stereo", "pcm_s32le", ",aformat=channel_layouts=stereo,aresample=48000", 32, 2, 48000},
+      {"u8_mono", "pcm_u8", ",aresample=22050", 8, 1, 22050},
+      {"s24_7.1", "pcm_s24le", ",aformat=channel_layouts=7.1", 24, 8, 44100},
+  };
+  for (const auto& v : variants) {
+    SCOPED_TRACE(v.name);
+    const fs::path wav = dir / (std::string(v.name) + ".wav");
+    gen(ffmpeg_wav(wav, noise(v.extra), v.codec, "-t 1.5"));
+    const fs::path out = encode_one(wav, dir / "out", {}, verifying());  // r.verified, by encode_one
+    ASSERT_TRUE(fs::exists(out));
+    EXPECT_EQ(streaminfo_md5(out), pcm_md5(wav, v.bits));
+  }
+}
+
+// A split image: each track (the ones added with add_output too) is checked, tracks written in
+// parallel as well as one after the other.
+TEST(FlacEncoder, VerifyChecksEveryTrackOfACueSplit) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
+  mbtest::write_file(dir / "disc.cue", kCue);
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    auto h = flac_harness({"--cue", (dir / "disc.cue").string(), (dir / "disc.wav").string()});
+    const fs::path out = dir / ("out" + std::to_string(threads));
+    const mediabatch::Result r = h.encode_into(dir / "disc.wav", out, verifying(threads));
+    EXPECT_TRUE(r.verified);
+    check_split(dir, outputs_of(r));
+  }
+}
+
+// MEDIABATCH_TEST_CORRUPT_OUTPUT for the mediabatch processes started while it lives.
+class CorruptOutputs {
+ public:
+  explicit CorruptOutputs(const std::string& rule) { ::setenv("MEDIABATCH_TEST_CORRUPT_OUTPUT", rule.c_str(), 1); }
+  ~CorruptOutputs() { ::unsetenv("MEDIABATCH_TEST_CORRUPT_OUTPUT"); }
+  CorruptOutputs(const CorruptOutputs&) = delete;
+  CorruptOutputs& operator=(const CorruptOutputs&) = delete;
+};
+
+// The last record of each input in a --report file, by the input's file name.
+std::map<std::string, nlohmann::json> report_by_name(const fs::path& report) {
+  std::map<std::string, nlohmann::json> by_name;
+  std::istringstream in(mbtest::read_file(report));
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line);
+    by_name[fs::path(j.at("input").get<std::string>()).filename().string()] = j;
+  }
+  return by_name;
+}
+
+bool ok_and_verified(const nlohmann::json& j) {
+  return j.value("status", "") == "ok" && j.value("verified", false) && j.value("error", "").empty();
+}
+
+// `mediabatch flac --verify --report REPORT -o OUT` with these inputs (and options first).
+mbtest::Run verify_run(const fs::path& report, const fs::path& out, const std::vector<std::string>& rest) {
+  std::vector<std::string> args = {"flac", "--progress", "never", "--verify", "--report", report.string(),
+                                   "-o", out.string()};
+  args.insert(args.end(), rest.begin(), rest.end());
+  return mbtest::mediabatch(args);
+}
+
+// Three WAVs of different kinds and a cue split, as a user runs them: every output checked.
+TEST(FlacCli, VerifyOfACleanBatchAndACueSplitIsAllOkAndVerified) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "a.wav", kNoise, "pcm_s16le", "-ac 2 -t 2"));
+  gen(ffmpeg_wav(dir / "b.wav", noise(",aformat=channel_layouts=5.1"), "pcm_s24le", "-t 1"));
+  gen(ffmpeg_wav(dir / "c.wav", noise(",aresample=22050"), "pcm_u8", "-t 1"));
+  auto r = verify_run(dir / "report.jsonl", dir / "out",
+                      {(dir / "a.wav").string(), (dir / "b.wav").string(), (dir / "c.wav").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("3 ok, 0 failed, 0 skipped, 3 verified"), std::string::npos) << r.err;
+  const auto report = report_by_name(dir / "report.jsonl");
+  EXPECT_EQ(report.size(), 3u);
+  for (const auto& [name, j] : report) EXPECT_TRUE(ok_and_verified(j)) << j.dump();
+  EXPECT_EQ(names_in(dir / "out"), (std::vector<std::string>{"a.flac", "b.flac", "c.flac"}));
+  for (const char* f : {"a.flac", "b.flac", "c.flac"}) EXPECT_TRUE(flac_test_passes(dir / "out" / f));
+
+  // A whole-disc image split in parallel: one job, three outputs, all checked.
+  gen(ffmpeg_wav(dir / "disc.wav", kNoise, "pcm_s16le", "-ac 2 -t 6.3"));
+  mbtest::write_file(dir / "disc.cue", kCue);
+  r = verify_run(dir / "split.jsonl", dir / "split",
+                 {"-j", "2", "--cue", (dir / "disc.cue").string(), (dir / "disc.wav").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("1 ok, 0 failed, 0 skipped, 1 verified"), std::string::npos) << r.err;
+  const auto split = report_by_name(dir / "split.jsonl");
+  ASSERT_EQ(split.count("disc.wav"), 1u);
+  EXPECT_TRUE(ok_and_verified(split.at("disc.wav"))) << split.at("disc.wav").dump();
+  EXPECT_EQ(split.at("disc.wav").value("outputs", nlohmann::json::array()).size(), 3u);
+  check_split(dir, tracks_in(dir / "split", 3));
+
+  // One damaged track fails the split: none of its tracks stay, nor any temporary.
+  {
+    CorruptOutputs damage("track02:flip");
+    r = verify_run(dir / "damaged.jsonl", dir / "damaged",
+                   {"-j", "2", "--cue", (dir / "disc.cue").string(), (dir / "disc.wav").string()});
+  }
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  const auto damaged = report_by_name(dir / "damaged.jsonl");
+  ASSERT_EQ(damaged.count("disc.wav"), 1u);
+  EXPECT_EQ(damaged.at("disc.wav").value("status", ""), "failed");
+  const std::string error = damaged.at("disc.wav").value("error", "");
+  EXPECT_EQ(error.rfind("verify: track02.flac: ", 0), 0u) << error;
+  EXPECT_TRUE(nothing_in(dir / "damaged")) << r.out << r.err;
+}
+
+// The three WAVs t1..t3 of 2 s each, converted with --verify while t2's output is damaged.
+struct DamagedRun {
+  mbtest::Run run;
+  std::map<std::string, nlohmann::json> report;
+  std::string error;  // t2.wav's
+};
+
+DamagedRun run_with_t2_damaged(const TempDir& dir, const std::string& how) {
+  std::vector<std::string> wavs;
+  for (const char* name : {"t1.wav", "t2.wav", "t3.wav"}) {
+    if (!fs::exists(dir / name)) gen(ffmpeg_wav(dir / name, kNoise, "pcm_s16le", "-ac 2 -t 2"));
+    wavs.push_back((dir / name).string());
+  }
+  DamagedRun d;
+  {
+    CorruptOutputs damage("t2:" + how);
+    d.run = verify_run(dir / (how + ".jsonl"), dir / how, wavs);
+  }
+  d.report = report_by_name(dir / (how + ".jsonl"));
+  if (d.report.count("t2.wav")) d.error = d.report.at("t2.wav").value("error", "");
+  return d;
+}
+
+// What every damaged batch shows: t2 failed, with nothing of it left; t1 and t3 ok and verified.
+void expect_only_t2_failed(const DamagedRun& d, const fs::path& out) {
+  EXPECT_EQ(d.run.exit_code, 1) << d.run.out << d.run.err;
+  EXPECT_NE(d.run.err.find("2 ok, 1 failed, 0 skipped, 2 verified"), std::string::npos) << d.run.err;
+  ASSERT_EQ(d.report.size(), 3u);
+  EXPECT_EQ(d.report.at("t2.wav").value("status", ""), "failed");
+  EXPECT_FALSE(d.report.at("t2.wav").value("verified", false));
+  EXPECT_EQ(d.error.rfind("verify: ", 0), 0u) << d.error;
+  EXPECT_EQ(d.error.find(".mbtmp"), std::string::npos) << d.error;  // the output's name, not the temporary's
+  EXPECT_TRUE(ok_and_verified(d.report.at("t1.wav"))) << d.report.at("t1.wav").dump();
+  EXPECT_TRUE(ok_and_verified(d.report.at("t3.wav"))) << d.report.at("t3.wav").dump();
+  EXPECT_EQ(names_in(out), (std::vector<std::string>{"t1.flac", "t3.flac"}));  // no t2.flac, no temporary
+  EXPECT_TRUE(temporaries_in(out).empty());
+  EXPECT_TRUE(flac_test_passes(out / "t1.flac"));
+  EXPECT_TRUE(flac_test_passes(out / "t3.flac"));
+}
+
+// 64 bytes inverted in the middle of the audio: the decoded audio is not what was encoded.
+TEST(FlacCli, VerifyFailsAFlippedOutputAndKeepsTheOthers) {
+  REQUIRE_FLAC_TOOLS();
+  REQUIRE_TOOL("md5sum");
+  TempDir dir;
+  const DamagedRun d = run_with_t2_damaged(dir, "flip");
+  expect_only_t2_failed(d, dir / "flip");
+  // Either the damaged frames decode to other samples, or libFLAC drops them; either way the
+  // reason gives the numbers, the encoded side of them being the WAV's own.
+  const std::string md5 = pcm_md5(dir / "t2.wav", 16);
+  const std::regex other_md5("^verify: MD5 of the decoded audio is [0-9a-f]{32}, the audio encoded has MD5 " + md5 +
+                             "; libFLAC: [a-z ]+ at sample [0-9]+ \\(FLAC__STREAM_DECODER_ERROR_STATUS_[A-Z_]+\\).*");
+  const std::regex fewer("^verify: decoded [0-9]+ samples, 88200 were encoded; libFLAC: .*");
+  EXPECT_TRUE(std::regex_match(d.error, other_md5) || std::regex_match(d.error, fewer)) << d.error;
+}
+
+// The file cut to 60%: fewer samples decode than were encoded.
+TEST(FlacCli, VerifyFailsATruncatedOutputAndKeepsTheOthers) {
+  REQUIRE_FLAC_TOOLS();
+  TempDir dir;
+  const DamagedRun d = run_with_t2_damaged(dir, "truncate");
+  expect_only_t2_failed(d, dir / "truncate");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(d.error, m, std::regex("^verify: decoded ([0-9]+) samples, 88200 were encoded")))
+      << d.error;
+  EXPECT_LT(std::stoul(m[1]), 88200ul * 7 / 10) << d.error;
+  EXPECT_GT(std::stoul(m[1]), 0ul) << d.error;
+}
+
+// Damage that falls in the metadata, not the audio: a long tag or a large cover fills the middle
+// of the file, so the flip lands in it and the check finds the tag or the picture changed.
+TEST(FlacCli, VerifyComparesTheTagsAndTheCoverReadBack) {
+  REQUIRE_FLAC_TOOLS();
+  REQUIRE_TOOL("md5sum");
+  TempDir dir;
+  gen(ffmpeg_wav(dir / "short.wav", kNoise, "pcm_s16le", "-ac 2 -t 0.05"));
+  std::string lyrics;
+  while (lyrics.size() < 100000) lyrics += "la ";
+  mbtest::Run r;
+  {
+    CorruptOutputs damage("short:flip");
+    r = verify_run(dir / "tag.jsonl", dir / "tag", {"--tag", "LYRICS=" + lyrics, (dir / "short.wav").string()});
+  }
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  auto report = report_by_name(dir / "tag.jsonl");
+  std::string error = report["short.wav"].value("error", "");
+  // The middle of the file, where the damage is, is the middle of the tag.
+  const std::string bytes = std::to_string(lyrics.size() + 7);
+  const std::regex tag_reason("^verify: tag 1 \\(LYRICS\\) read back differs from the one written from byte ([0-9]+) "
+                              "on \\(" + bytes + " bytes read back, " + bytes + " written\\)$");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(error, m, tag_reason)) << error;
+  EXPECT_GT(std::stoul(m[1]), lyrics.size() / 4) << error;
+  EXPECT_LT(std::stoul(m[1]), lyrics.size()) << error;
+  EXPECT_TRUE(nothing_in(dir / "tag"));
+
+  // 256x256 of random RGB: a PNG of some 200 KB that deflate cannot shrink.
+  gen("head -c 196608 /dev/urandom | ffmpeg -v error -y -f rawvideo -pix_fmt rgb24 -s 256x256 -i - -frames:v 1 '" +
+      (dir / "cover.png").string() + "'");
+  const std::string cover_md5 = mbtest::run({"md5sum", (dir / "cover.png").string()}).out.substr(0, 32);
+  {
+    CorruptOutputs damage("short:flip");
+    r = verify_run(dir / "cover.jsonl", dir / "cover", {"--cover", (dir / "cover.png").string(),
+                                                          (dir / "short.wav").string()});
+  }
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  report = report_by_name(dir / "cover.jsonl");
+  error = report["short.wav"].value("error", "");
+  const std::string size = std::to_string(fs::file_size(dir / "cover.png"));
+  EXPECT_EQ(error.rfind("verify: PICTURE block read back (type 3 image/png 256x256, " + size + " bytes, MD5 ", 0), 0u)
+      << error;
+  EXPECT_NE(error.find("is not the one written (type 3 image/png 256x256, " + size + " bytes, MD5 " + cover_md5 + ")"),
+            std::string::npos)
+      << error;
+  EXPECT_TRUE(nothing_in(dir / "cover"));
+
+  // Undamaged, the same two pass.
+  r = verify_run(dir / "clean.jsonl", dir / "clean",
+                 {"--tag", "LYRICS=" + lyrics, "--cover", (dir / "cover.png").string(), (dir / "short.wav").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(ok_and_verified(report_by_name(dir / "clean.jsonl")["short.wav"]));
+}
+
+// --replay-gain --verify: each file the album pass rewrites is decoded again before its tagged
+// copy replaces it. A clean album passes; a file whose audio is not what its STREAMINFO says
+// (its MD5 changed here, as a bad copy or a bad disk would) is left as it was, and the batch fails.
+TEST(FlacCli, ReplayGainWithVerifyChecksEachRewrittenFile) {
+  REQUIRE_FLAC_TOOLS();
+  REQUIRE_TOOL("md5sum");
+  TempDir dir;
+  const std::vector<fs::path> wavs = make_tracks(dir, 3, 1.0, 3.0);
+  const fs::path out = dir / "out";
+  std::vector<std::string> inputs = {"--replay-gain"};
+  for (const auto& w : wavs) inputs.push_back(w.string());
+  auto r = verify_run(dir / "first.jsonl", out, inputs);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("3 ok, 0 failed, 0 skipped, 3 verified"), std::string::npos) << r.err;
+  for (const auto& [name, j] : report_by_name(dir / "first.jsonl")) EXPECT_TRUE(ok_and_verified(j)) << j.dump();
+  const std::vector<fs::path> tracks = tracks_in(out, 3);
+  for (const auto& t : tracks) {
+    EXPECT_EQ(replay_gain_tag_count(t), 4) << exported_tags(t);
+    EXPECT_TRUE(flac_test_passes(t));
+  }
+
+  // Track 2's STREAMINFO MD5 (bytes 26-41: "fLaC", a block header, 18 bytes of STREAMINFO)
+  // no longer that of its audio; its time kept, so the next run skips its job as up to date
+  // and only the album pass rewrites it.
+  const std::string audio_md5 = pcm_md5(wavs[1], 16);
+  ASSERT_EQ(streaminfo_md5(tracks[1]), audio_md5);
+  std::string bytes = mbtest::read_file(tracks[1]);
+  bytes[26] = static_cast<char>(bytes[26] ^ 0xFF);
+  const auto mtime = fs::last_write_time(tracks[1]);
+  mbtest::write_file(tracks[1], bytes);
+  fs::last_write_time(tracks[1], mtime);
+  const std::string wrong_md5 = streaminfo_md5(tracks[1]);
+  const std::string track3_before = mbtest::read_file(tracks[2]);
+
+  r = verify_run(dir / "second.jsonl", out, inputs);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("0 ok, 0 failed, 3 skipped"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("flac: track02.flac: ReplayGain: verify: MD5 of the decoded audio is " + audio_md5 +
+                       ", the audio encoded has MD5 " + wrong_md5),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(mbtest::read_file(tracks[1]) == bytes) << "the file that failed its check was replaced";
+  EXPECT_TRUE(mbtest::read_file(tracks[2]) == track3_before) << "a file after the failure was rewritten";
+  EXPECT_TRUE(temporaries_in(out).empty()) << ::testing::PrintToString(names_in(out));
+
+  // Without --verify the album pass takes the file's word for it: the failure above is the check's.
+  r = mbtest::mediabatch({"flac", "--progress", "never", "--replay-gain", "-o", out.string(), wavs[0].string(),
+                          wavs[1].string(), wavs[2].string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <utility>
 #include <vector>
 
 #include "mediabatch/errors.hpp"
@@ -51,9 +52,10 @@ std::vector<Piece> track_pieces(EncodeContext& ctx, const WavFormat& f, const Cu
 
 // Longest first from a shared queue, so a long closing track does not end up last on one
 // thread; each worker has its own reader of the image. ctx.threads() is this job's share of
-// the batch's slots; a failure stops the other workers at their next track.
+// the batch's slots; a failure stops the other workers at their next track. facts[i] is what
+// write_piece() said of pieces[i] (each written by the one worker that wrote the piece).
 void write_in_parallel(const EncodeContext& ctx, const fs::path& image, const std::vector<Piece>& pieces,
-                       const WriterSettings& settings) {
+                       const WriterSettings& settings, std::vector<FileFacts>& facts) {
   std::vector<std::size_t> order(pieces.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
@@ -64,7 +66,7 @@ void write_in_parallel(const EncodeContext& ctx, const fs::path& image, const st
     try {
       WavReader own(image, settings.strict);
       for (std::size_t k; !failed.load() && (k = next.fetch_add(1)) < order.size();)
-        write_piece(ctx, own, pieces[order[k]], settings);
+        facts[order[k]] = write_piece(ctx, own, pieces[order[k]], settings);
     } catch (...) {
       failed = true;
       throw;
@@ -107,11 +109,14 @@ void split_image(EncodeContext& ctx, const fs::path& image, const CueSheet& cue,
   for (const auto& note : wav.notes()) ctx.warn(note);
   const WavFormat& f = wav.format();
   const std::vector<Piece> pieces = track_pieces(ctx, f, cue, track_starts(ctx, f, cue, image), overrides);
+  std::vector<FileFacts> facts(pieces.size());
   if (ctx.threads() <= 1 || pieces.size() < 2) {
-    for (const Piece& p : pieces) write_piece(ctx, wav, p, settings);
-    return;
+    for (std::size_t i = 0; i < pieces.size(); ++i) facts[i] = write_piece(ctx, wav, pieces[i], settings);
+  } else {
+    write_in_parallel(ctx, image, pieces, settings, facts);
   }
-  write_in_parallel(ctx, image, pieces, settings);
+  // Here, on the job's thread, once every track is written: the checks are the engine's.
+  for (std::size_t i = 0; i < pieces.size(); ++i) check_when_verifying(ctx, pieces[i].path, std::move(facts[i]));
 }
 
 }  // namespace mediabatch::flac

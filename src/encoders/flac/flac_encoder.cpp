@@ -13,6 +13,7 @@
 #include "cover.hpp"
 #include "cue_sheet.hpp"
 #include "cue_split.hpp"
+#include "flac_verify.hpp"
 #include "flac_writer.hpp"
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
@@ -49,7 +50,6 @@ class FlacEncoder final : public Encoder {
 
   void add_options(CLI::App& cmd) override {
     cmd.add_option("--level", writer_.level, "Compression level 0-8 (default 8, flac --best)")->check(CLI::Range(0, 8));
-    cmd.add_flag("--verify", writer_.verify, "Decode each frame again while encoding and compare (libFLAC verify)");
     cmd.add_option("--album", album_path_, "Album data (JSON: artist, title, year, genre, tracks, ...)");
     cmd.add_option("--cue", cue_path_, "CUE sheet: tags, and splits a whole-disc image into tracks");
     cmd.add_option("--tag", tag_args_, "Add or override a tag on every file: KEY=VALUE (repeatable)")
@@ -157,7 +157,8 @@ class FlacEncoder final : public Encoder {
   bool wants_outputs() const override { return replay_gain_; }
 
   // `outputs` holds the tracks that earlier runs wrote and this one skipped as well, so an
-  // album encoded over several runs gets the gain of all its tracks.
+  // album encoded over several runs gets the gain of all its tracks. Under --verify each
+  // tagged copy is read back and checked before it replaces its file.
   void finish(const std::vector<fs::path>& outputs, const std::atomic<bool>& stop) override {
     if (!replay_gain_) return;
     std::vector<fs::path> files;
@@ -165,7 +166,7 @@ class FlacEncoder final : public Encoder {
       if (lower_extension(f.filename().string()) == ".flac") files.push_back(f);
     std::sort(files.begin(), files.end());
     files.erase(std::unique(files.begin(), files.end()), files.end());
-    if (!files.empty()) flac::apply_replay_gain(files, stop);
+    if (!files.empty()) flac::apply_replay_gain(files, stop, verify());
   }
 
  private:
@@ -177,7 +178,7 @@ class FlacEncoder final : public Encoder {
     piece.path = ctx.temp_output();
     piece.tags = tags_for(ctx.input());
     flac::add_channel_mask(ctx, wav.format(), piece.tags);
-    flac::write_piece(ctx, wav, piece, writer_);
+    flac::check_when_verifying(ctx, piece.path, flac::write_piece(ctx, wav, piece, writer_));
   }
 
   // The album data that tags separate track files, if any (a cue sheet of one image tags

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -126,23 +127,12 @@ class FileEncoder final : public FLAC::Encoder::Stream {
 
 Error FileEncoder::error(const std::string& what) {
   if (file_.error() != 0) return Error("writing " + path_.string() + ": " + errno_text(file_.error()));
-  const auto state = get_state();
-  std::string why = state.as_cstring();
-  if (state == FLAC__STREAM_ENCODER_VERIFY_MISMATCH_IN_AUDIO_DATA) {
-    FLAC__uint64 sample = 0;
-    uint32_t frame = 0, channel = 0, frame_sample = 0;
-    FLAC__int32 expected = 0, got = 0;
-    get_verify_decoder_error_stats(&sample, &frame, &channel, &frame_sample, &expected, &got);
-    why += " at sample " + std::to_string(sample) + ", channel " + std::to_string(channel);
-  } else if (state == FLAC__STREAM_ENCODER_VERIFY_DECODER_ERROR) {
-    why += std::string(" (") + get_verify_decoder_state().as_cstring() + ")";
-  }
-  return Error(what + ": " + why);
+  return Error(what + ": " + get_state().as_cstring());
 }
 
 void start(FileEncoder& enc, const WavFormat& f, const Piece& piece, Metadata& meta,
            const WriterSettings& settings) {
-  bool ok = enc.set_verify(settings.verify) && enc.set_compression_level(static_cast<unsigned>(settings.level)) &&
+  bool ok = enc.set_compression_level(static_cast<unsigned>(settings.level)) &&
             enc.set_channels(f.channels) && enc.set_bits_per_sample(f.bits) && enc.set_sample_rate(f.sample_rate) &&
             enc.set_total_samples_estimate(piece.frames);  // libFLAC always computes the MD5
   // The streamable subset stops at 24 bits and 655,350 Hz; past that, the format still holds it.
@@ -159,13 +149,31 @@ void start(FileEncoder& enc, const WavFormat& f, const Piece& piece, Metadata& m
   if (init != FLAC__STREAM_ENCODER_INIT_STATUS_OK) throw Error(what + ": " + FLAC__StreamEncoderInitStatusString[init]);
 }
 
+// What the file is to hold, but for the MD5 of its audio, which write_piece() adds.
+FileFacts planned_facts(const WavFormat& f, const Piece& piece, const Metadata& meta, const Cover* cover) {
+  FileFacts facts;
+  facts.channels = f.channels;
+  facts.bits = f.bits;
+  facts.sample_rate = f.sample_rate;
+  facts.samples = piece.frames;
+  facts.blocks.push_back(FLAC__METADATA_TYPE_STREAMINFO);
+  for (const auto* block : meta.blocks) facts.blocks.push_back(block->get_type());
+  for (const auto& [key, value] : piece.tags) facts.comments.push_back(key + "=" + value);
+  if (cover != nullptr) facts.pictures.push_back(cover_facts(*cover));
+  return facts;
+}
+
 }  // namespace
 
-void write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& piece, const WriterSettings& settings) {
+FileFacts write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& piece, const WriterSettings& settings) {
   const WavFormat& f = wav.format();
   Metadata meta(piece, f.sample_rate, settings.cover);
   FileEncoder enc(piece.path);
   start(enc, f, piece, meta, settings);
+  // --verify: the MD5 of the samples as libFLAC gets them, by our own code, to hold against
+  // both STREAMINFO's (libFLAC's) and that of the file decoded again.
+  std::optional<PcmMd5> md5;
+  if (ctx.verify()) md5.emplace(f.bits);
   wav.seek_frame(piece.first_frame);
   std::vector<FLAC__int32> samples(kBlockFrames * f.channels);
   for (std::uint64_t left = piece.frames; left > 0;) {
@@ -173,11 +181,16 @@ void write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& piece, c
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kBlockFrames));
     const std::size_t got = wav.read(samples.data(), want);
     if (got != want) throw Error("WAV data ended early");
+    if (md5) md5->add_interleaved(samples.data(), got * f.channels);
     if (!enc.process_interleaved(samples.data(), static_cast<uint32_t>(got))) throw enc.error("encoding");
     left -= got;
   }
   if (!enc.finish()) throw enc.error("finishing the FLAC file");
   enc.close();
+  if (!md5) return {};
+  FileFacts facts = planned_facts(f, piece, meta, settings.cover);
+  facts.md5 = md5->finish();
+  return facts;
 }
 
 void add_channel_mask(EncodeContext& ctx, const WavFormat& f, Tags& tags) {

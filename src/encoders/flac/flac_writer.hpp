@@ -9,6 +9,7 @@
 
 #include "album.hpp"
 #include "cover.hpp"
+#include "flac_verify.hpp"
 #include "mediabatch/encoder.hpp"
 #include "wav_reader.hpp"
 
@@ -16,7 +17,6 @@ namespace mediabatch::flac {
 
 struct WriterSettings {
   int level = 8;                 // libFLAC compression level, 0-8
-  bool verify = false;           // libFLAC decodes each frame again and compares
   const Cover* cover = nullptr;  // the front cover to embed, if any
   bool strict = false;           // --strict: a WAV cut short fails instead of being encoded as far as it goes
 };
@@ -29,8 +29,11 @@ struct Piece {
   Tags tags;
 };
 
-// Writes `piece` of `wav`. Only calls ctx.throw_if_stopped(), which any thread may call.
-void write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& piece, const WriterSettings& settings);
+// Writes `piece` of `wav`. Only calls ctx.throw_if_stopped() and ctx.verify(), which any thread
+// may call. Under --verify, returns what the file was meant to hold, for check_flac(): its
+// format, its metadata blocks and tags, and the MD5 of the samples as they were handed to
+// libFLAC, computed here; otherwise empty facts.
+FileFacts write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& piece, const WriterSettings& settings);
 
 // Keeps a WAVE_FORMAT_EXTENSIBLE channel mask as the flac CLI does, in the tag
 // WAVEFORMATEXTENSIBLE_CHANNEL_MASK; warns when it is not an order FLAC knows.

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "flac_io.hpp"
+#include "flac_verify.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/parallel.hpp"
 #include "mediabatch/temp_files.hpp"
@@ -145,6 +146,7 @@ class ReplacementCopy {
   ReplacementCopy& operator=(const ReplacementCopy&) = delete;
 
   std::string name() const { return original_.filename().string(); }
+  const fs::path& path() const { return path_; }
 
   // Creates the copy, never over someone else's file, with the file's permission bits.
   IoFile create() {
@@ -200,10 +202,25 @@ void write_tagged(FLAC::Metadata::Chain& chain, IoFile& in, IoFile& out, const s
   throw failure(name, "writing its tagged copy", out.reason(chain.status().as_cstring()));
 }
 
+// What a file written from `chain` holds: its metadata blocks and tags, and STREAMINFO's
+// format, sample count and MD5 (that of the audio, which the copy keeps unchanged).
+FileFacts facts_of(FLAC::Metadata::Chain& chain) {
+  FileFacts facts;
+  FLAC::Metadata::Iterator it;
+  it.init(chain);
+  do {
+    std::unique_ptr<FLAC::Metadata::Prototype> block(it.get_block());
+    if (!block) break;
+    add_block(facts, *static_cast<const FLAC__StreamMetadata*>(*block));
+  } while (it.next());
+  return facts;
+}
+
 // Tags one file: the file is only read, its tagged copy then renamed over it. Our own file
 // handles keep the system's reason for a failure, which libFLAC's chain reports only as
-// FLAC__METADATA_CHAIN_STATUS_WRITE_ERROR (and it does not check its close).
-void tag_file(const fs::path& file, const Loudness& l) {
+// FLAC__METADATA_CHAIN_STATUS_WRITE_ERROR (and it does not check its close). With `verify`,
+// the copy is decoded and checked first: a bad copy never takes the file's place.
+void tag_file(const fs::path& file, const Loudness& l, bool verify) {
   ReplacementCopy copy(file);
   const std::string name = copy.name();
   IoFile in = IoFile::open(file, "rb", about(name, "opening"));
@@ -214,6 +231,14 @@ void tag_file(const fs::path& file, const Loudness& l) {
   IoFile out = copy.create();
   write_tagged(chain, in, out, name);
   out.close(about(name, "writing its tagged copy"));
+  if (verify) {
+    // The chain as written: libFLAC may have resized the padding to make room for the tags.
+    try {
+      check_flac(copy.path(), facts_of(chain));
+    } catch (const Error& e) {
+      throw failure(name, "verify", e.what());
+    }
+  }
   copy.replace_original();
 }
 
@@ -291,7 +316,7 @@ std::vector<Loudness> measure_replay_gain(const std::vector<fs::path>& files, co
   return loudness_by_album(files, measure_all(files, stop));
 }
 
-void apply_replay_gain(const std::vector<fs::path>& files, const std::atomic<bool>& stop) {
+void apply_replay_gain(const std::vector<fs::path>& files, const std::atomic<bool>& stop, bool verify) {
   const auto results = measure_replay_gain(files, stop);
   std::string silent;
   for (std::size_t i = 0; i < files.size(); ++i) {
@@ -301,7 +326,7 @@ void apply_replay_gain(const std::vector<fs::path>& files, const std::atomic<boo
       silent += (silent.empty() ? "" : ", ") + files[i].filename().string();
       continue;
     }
-    tag_file(files[i], results[i]);
+    tag_file(files[i], results[i], verify);
   }
   if (!silent.empty()) throw Error("ReplayGain: no loudness to measure (silence) in " + silent + "; left untagged");
 }

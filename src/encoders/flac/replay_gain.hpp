@@ -25,7 +25,11 @@ std::vector<Loudness> measure_replay_gain(const std::vector<std::filesystem::pat
 // values over all of `files` in its folder. Checks `stop` after measuring and before each
 // file, and throws Cancelled("interrupted"): the files before it are tagged, the others as
 // they were. On a failure the file it was writing is left as it was and the files after it
-// untagged.
-void apply_replay_gain(const std::vector<std::filesystem::path>& files, const std::atomic<bool>& stop);
+// untagged. With `verify` (--verify), each tagged copy is decoded whole before it replaces its
+// file: the same sample count and MD5 as the file's STREAMINFO, and the metadata blocks and
+// tags written (flac_verify.hpp); a difference is a failure ("track01.flac: ReplayGain:
+// verify: decoded 52224 samples, 88200 were encoded").
+void apply_replay_gain(const std::vector<std::filesystem::path>& files, const std::atomic<bool>& stop,
+                       bool verify = false);
 
 }  // namespace mediabatch::flac
