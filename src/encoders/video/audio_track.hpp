@@ -27,6 +27,8 @@ class AudioTrack {
 
   bool done() const { return done_; }
   std::int64_t packets() const { return sink_.packets; }
+  // What went to the muxer, for --verify.
+  WrittenStream written() const { return sink_.written(); }
   const DecodeLog& decode_log() const { return log_; }
   // Output time where the converted audio ends; AV_NOPTS_VALUE before the first frame.
   std::int64_t reached_us() const;

@@ -72,10 +72,43 @@ void Sink::write() {
     av_packet_unref(packet);
     return;
   }
+  if (packet->size > 0) {
+    if (muxed++ == 0) {
+      first_ts = packet->pts;
+      first_duration = packet->duration;
+    }
+    if (packet->pts != AV_NOPTS_VALUE)
+      end_ts =
+          end_ts == AV_NOPTS_VALUE ? packet->pts + packet->duration : std::max(end_ts, packet->pts + packet->duration);
+    total_duration += packet->duration;
+  }
   av_packet_rescale_ts(packet, time_base, stream->time_base);
   packet->stream_index = stream->index;
   const int r = av_interleaved_write_frame(format, packet);  // takes the packet's reference
   if (r < 0) fail("writing the output", r);
+}
+
+WrittenStream Sink::written() const {
+  WrittenStream w;
+  const AVCodecParameters* par = stream->codecpar;
+  w.index = stream->index;
+  w.type = par->codec_type;
+  w.codec = par->codec_id;
+  w.packets = muxed;
+  w.first_us = first_ts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : av_rescale_q(first_ts, time_base, kMicroseconds);
+  w.end_us = end_ts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : av_rescale_q(end_ts, time_base, kMicroseconds);
+  if (w.type == AVMEDIA_TYPE_VIDEO) {
+    w.width = par->width;
+    w.height = par->height;
+    w.frame_us = av_rescale_q(1, time_base, kMicroseconds);
+  } else {
+    w.sample_rate = par->sample_rate;
+    w.channels = par->ch_layout.nb_channels;
+    // The audio sinks count in samples (time_base 1/sample_rate).
+    w.samples = av_rescale_q(total_duration, time_base, AVRational{1, std::max(par->sample_rate, 1)});
+    w.first_samples = av_rescale_q(first_duration, time_base, AVRational{1, std::max(par->sample_rate, 1)});
+  }
+  return w;
 }
 
 }  // namespace mediabatch::video

@@ -7,6 +7,7 @@
 #include "ffmpeg_errors.hpp"
 #include "ffmpeg_handles.hpp"
 #include "input.hpp"
+#include "verify_output.hpp"
 
 namespace mediabatch::video {
 
@@ -38,9 +39,19 @@ struct Sink {
   SpillFile* spill = nullptr;
   double ipts = 0;  // video: the frame's own time in frames, kept with spilled packets
   std::int64_t packets = 0;
+  // What reached the muxer, in time_base, for --verify: the packets that hold data (an empty
+  // Theora packet repeats the frame before it, and Ogg drops it), the first one's time and
+  // duration, where the last one ends, and all their durations added up.
+  std::int64_t muxed = 0;
+  std::int64_t first_ts = AV_NOPTS_VALUE;
+  std::int64_t first_duration = 0;
+  std::int64_t end_ts = AV_NOPTS_VALUE;
+  std::int64_t total_duration = 0;
 
   // Hands `packet` to the muxer (or the spill file, timestamps as they are).
   void write();
+  // What this sink handed to the muxer and the stream it went to, for --verify.
+  WrittenStream written() const;
 };
 
 }  // namespace mediabatch::video

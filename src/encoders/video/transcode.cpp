@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "audio_track.hpp"
@@ -19,6 +20,7 @@
 #include "input.hpp"
 #include "mediabatch/errors.hpp"
 #include "output.hpp"
+#include "verify_output.hpp"
 #include "video_parts.hpp"
 #include "video_track.hpp"
 
@@ -94,6 +96,18 @@ class Tracks {
     std::int64_t written = video_ ? video_->packets() : 0;
     for (const auto& audio : audio_) written += audio->packets();
     return written;
+  }
+  // What each stream of `out` was given, for --verify.
+  WrittenFile written(const AVFormatContext* out, bool ogg) const {
+    WrittenFile file;
+    file.ogg = ogg;
+    file.streams.resize(out->nb_streams);
+    auto put = [&file](const WrittenStream& stream) {
+      file.streams.at(static_cast<std::size_t>(stream.index)) = stream;
+    };
+    if (video_) put(video_->written());
+    for (const auto& audio : audio_) put(audio->written());
+    return file;
   }
   // Output time where the coded tracks end.
   std::int64_t reached_us() const {
@@ -216,6 +230,14 @@ Attempt transcode_file(EncodeContext& ctx, const Settings& settings, bool in_par
   if (settings.ogg && out->nb_chapters > 0)
     ctx.warn("chapters are not kept in Ogg: FFmpeg writes none for Theora and Vorbis");
   finish_output(out.get());
+  if (ctx.verify()) {
+    // The engine runs the check after encode() returns, on this thread and within the job
+    // whose context ctx is (run_job), so the reference stays good; it is for the stop flags.
+    WrittenFile written = tracks.written(out.get(), settings.ogg);
+    ctx.check_output(ctx.temp_output(), [written = std::move(written), threads, &ctx](const fs::path& temp) {
+      verify_output(temp, written, threads, ctx);
+    });
+  }
   return Attempt::written;
 }
 

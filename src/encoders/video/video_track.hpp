@@ -55,6 +55,8 @@ class VideoTrack {
 
   bool done() const { return done_; }
   std::int64_t packets() const { return sink_.packets; }
+  // What went to the muxer (write_to()), for --verify.
+  WrittenStream written() const { return sink_.written(); }
   const DecodeLog& decode_log() const { return log_; }
   // Where the track starts and ends (set before the first frame), and what it found there.
   Span span;
