@@ -95,6 +95,10 @@ side "mediabatch dicom -j2" "rm -rf $DICOM_OUT/mb && mkdir -p $DICOM_OUT/mb" \
 # --fsync: each PNG and its folder flushed to the disk before it is reported ok.
 side "mediabatch dicom -j2 --fsync" "rm -rf $DICOM_OUT/mbf && mkdir -p $DICOM_OUT/mbf" \
   "$MB dicom -j 2 --progress never -q --fsync --crop 1568x2048+232+0 -o $DICOM_OUT/mbf $DICOM_DATA/*.dcm"
+# --verify: each PNG read back with libpng and compared (pixel hash, size, depth, pHYs) before
+# its rename. Goal: at most 1.25x the wall time of the first side.
+side "mediabatch dicom -j2 --verify" "rm -rf $DICOM_OUT/mbv && mkdir -p $DICOM_OUT/mbv" \
+  "$MB dicom -j 2 --progress never -q --verify --crop 1568x2048+232+0 -o $DICOM_OUT/mbv $DICOM_DATA/*.dcm"
 # --window 2048,4096 maps 0..4095 linearly onto 0..255: dcmj2pnm's pixels without a window.
 side "mediabatch dicom -j2 --window 2048,4096" "rm -rf $DICOM_OUT/mbnw && mkdir -p $DICOM_OUT/mbnw" \
   "$MB dicom -j 2 --progress never -q --window 2048,4096 --crop 1568x2048+232+0 -o $DICOM_OUT/mbnw $DICOM_DATA/*.dcm"

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -917,6 +918,243 @@ TEST_F(DicomTest, MaxPixelsLowersAndRaisesTheLimit) {
     encoder->add_options(app);
     std::vector<std::string> args{bad, "--max-pixels"};
     EXPECT_THROW(app.parse(args), CLI::ParseError) << bad;
+  }
+}
+
+// ---- --verify: each PNG read back (libpng) before it takes its final name ------------------
+
+// The report's lines by input file name.
+std::map<std::string, nlohmann::json> report_by_input(const fs::path& report) {
+  std::map<std::string, nlohmann::json> by_input;
+  std::istringstream lines(mbtest::read_file(report));
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) {
+      auto j = nlohmann::json::parse(line);
+      by_input[fs::path(j.at("input").get<std::string>()).filename().string()] = j;
+    }
+  return by_input;
+}
+
+// Hidden files (temporaries are ".STEM.mbtmp...") left in a folder.
+std::vector<std::string> hidden_files(const fs::path& folder) {
+  std::vector<std::string> hidden;
+  for (const auto& e : fs::directory_iterator(folder))
+    if (e.path().filename().string()[0] == '.') hidden.push_back(e.path().filename().string());
+  return hidden;
+}
+
+struct PngWriteFree {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  ~PngWriteFree() { png_destroy_write_struct(&png, &info); }
+};
+
+// Writes `p` with libpng (zlib, libpng's own filters): a whole PNG with valid CRCs, and a
+// pHYs chunk in dots per metre when p.res_x is not 0.
+void write_png(const fs::path& path, const Png& p) {
+  mediabatch::File file = mediabatch::open_file(path.string(), "wb");
+  if (!file) throw std::runtime_error("cannot create " + path.string());
+  PngWriteFree h;
+  h.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  h.info = png_create_info_struct(h.png);
+  std::vector<std::uint8_t> bytes;
+  for (auto v : p.samples) {
+    if (p.depth == 16) bytes.push_back(static_cast<std::uint8_t>(v >> 8));
+    bytes.push_back(static_cast<std::uint8_t>(v));
+  }
+  if (setjmp(png_jmpbuf(h.png))) throw std::runtime_error("libpng failed on " + path.string());
+  png_init_io(h.png, file.get());
+  png_set_IHDR(h.png, h.info, p.width, p.height, static_cast<int>(p.depth),
+               p.channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (p.res_x > 0) png_set_pHYs(h.png, h.info, p.res_x, p.res_y, PNG_RESOLUTION_METER);
+  png_write_info(h.png, h.info);
+  const std::size_t row = bytes.size() / p.height;
+  for (unsigned y = 0; y < p.height; ++y) png_write_row(h.png, bytes.data() + y * row);
+  png_write_end(h.png, h.info);
+  mediabatch::close_file(std::move(file), path.string());
+}
+
+// The dicom encoder with its PNG replaced after encode() returns, before the engine's checks
+// run, by what `replace` makes of it: a file that is whole but may not be what was encoded.
+class ReplacedOutput final : public mediabatch::Encoder {
+ public:
+  explicit ReplacedOutput(std::function<void(Png&)> replace)
+      : inner_(mediabatch::make_dicom_encoder()), replace_(std::move(replace)) {}
+  std::string_view name() const override { return inner_->name(); }
+  std::string_view description() const override { return inner_->description(); }
+  void add_options(CLI::App& command) override { inner_->add_options(command); }
+  void validate() override { inner_->validate(); }
+  bool accepts(const mediabatch::Probe& probe) const override { return inner_->accepts(probe); }
+  fs::path output_name(const fs::path& input) const override { return inner_->output_name(input); }
+  std::vector<fs::path> planned_outputs(const fs::path& input, const fs::path& output) const override {
+    return inner_->planned_outputs(input, output);
+  }
+  void encode(mediabatch::EncodeContext& ctx) const override {
+    inner_->encode(ctx);
+    Png png = read_png(ctx.temp_output());
+    replace_(png);
+    write_png(ctx.temp_output(), png);
+  }
+
+ private:
+  std::unique_ptr<mediabatch::Encoder> inner_;
+  std::function<void(Png&)> replace_;
+};
+
+GrayParams verify_gray(unsigned width, unsigned height, unsigned frames = 1) {
+  GrayParams p;
+  p.width = width;
+  p.height = height;
+  p.frames = frames;
+  return p;
+}
+
+// A batch of a large gray image, every frame of a multi-frame file and an RGB image, checked
+// and "verified" in the report and the summary; then as 16-bit PNGs, cropped, at 72 dpi.
+TEST_F(DicomTest, VerifyCleanBatchIsAllVerified) {
+  const auto gray = write("gray.dcm", gray_dicom(verify_gray(512, 384)));
+  const auto multi = write("multi.dcm", gray_dicom(verify_gray(128, 96, 3)));
+  const auto rgb = write("rgb.dcm", rgb_dicom("RGB", rgb_pattern(64), 64, 64));
+  const std::vector<std::vector<std::string>> option_sets = {
+      {}, {"--depth", "16", "--density", "72", "--crop", "32x16+4+4"}};
+  for (const auto& options : option_sets) {
+    const fs::path out = dir / ("out" + std::to_string(options.size()));
+    const fs::path report = dir / ("report" + std::to_string(options.size()) + ".jsonl");
+    std::vector<std::string> args{"dicom", "--verify", "--progress", "never", "--frames", "all",
+                                  "--report", report.string(), "-o", out.string()};
+    args.insert(args.end(), options.begin(), options.end());
+    for (const auto& in : {gray, multi, rgb}) args.push_back(in.string());
+    const auto r = mbtest::mediabatch(args);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.err.find("3 ok, 0 failed, 0 skipped, 3 verified"), std::string::npos) << r.err;
+    const auto by_input = report_by_input(report);
+    ASSERT_EQ(by_input.size(), 3u);
+    for (const auto& [name, j] : by_input) {
+      EXPECT_EQ(j["status"], "ok") << name << ": " << j.dump();
+      EXPECT_EQ(j.value("verified", false), true) << name << ": " << j.dump();
+    }
+    EXPECT_EQ(by_input.at("multi.dcm")["outputs"].size(), 3u) << by_input.at("multi.dcm").dump();
+    for (const char* name : {"gray.png", "multi_0001.png", "multi_0002.png", "multi_0003.png", "rgb.png"}) {
+      ASSERT_TRUE(fs::exists(out / name)) << name;
+      EXPECT_EQ(read_png(out / name).depth, options.empty() ? 8u : 16u) << name;
+    }
+    EXPECT_TRUE(hidden_files(out).empty());
+  }
+}
+
+// A PNG damaged between its writing and its check (the engine's test hook) fails alone, with
+// the decoder's reason; nothing takes its name and no temporary is left.
+TEST_F(DicomTest, VerifyFailsADamagedPngAloneAndLeavesNoTemporary) {
+  const auto damaged = write("damaged.dcm", gray_dicom(verify_gray(512, 384)));
+  const auto good = write("good.dcm", gray_dicom(verify_gray(256, 192)));
+  const auto multi = write("multi.dcm", gray_dicom(verify_gray(128, 96, 3)));
+  for (const std::string how : {"flip", "truncate"}) {
+    const fs::path out = dir / ("out_" + how), report = dir / ("report_" + how + ".jsonl");
+    ::setenv("MEDIABATCH_TEST_CORRUPT_OUTPUT", ("damaged:" + how).c_str(), 1);
+    const auto r = mbtest::mediabatch({"dicom", "--verify", "--progress", "never", "--frames", "all", "--report",
+                                       report.string(), "-o", out.string(), damaged.string(), good.string(),
+                                       multi.string()});
+    ::unsetenv("MEDIABATCH_TEST_CORRUPT_OUTPUT");
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("2 ok, 1 failed, 0 skipped, 2 verified"), std::string::npos) << how << ": " << r.err;
+    const auto by_input = report_by_input(report);
+    ASSERT_EQ(by_input.size(), 3u);
+    const auto& bad = by_input.at("damaged.dcm");
+    EXPECT_EQ(bad["status"], "failed") << bad.dump();
+    EXPECT_FALSE(bad.contains("verified")) << bad.dump();
+    const std::string error = bad.value("error", "");
+    if (how == "truncate") {
+      EXPECT_EQ(error, "verify: reading PNG: the file ends early");
+    } else {
+      // Where 64 inverted bytes land in the deflate stream decides libpng's words ("bad
+      // adaptive filter value", "invalid distance too far back", "IDAT: CRC error").
+      EXPECT_EQ(error.rfind("verify: reading PNG: ", 0), 0u) << error;
+      EXPECT_GT(error.size(), std::string("verify: reading PNG: ").size()) << error;
+    }
+    for (const char* name : {"good.dcm", "multi.dcm"}) {
+      EXPECT_EQ(by_input.at(name)["status"], "ok") << by_input.at(name).dump();
+      EXPECT_EQ(by_input.at(name).value("verified", false), true) << by_input.at(name).dump();
+    }
+    EXPECT_FALSE(fs::exists(out / "damaged.png"));
+    EXPECT_TRUE(fs::exists(out / "good.png"));
+    EXPECT_TRUE(fs::exists(out / "multi_0003.png"));
+    EXPECT_TRUE(hidden_files(out).empty()) << "a temporary was left: " << hidden_files(out).front();
+  }
+}
+
+// Every frame of `--frames all` is checked: one damaged frame fails the job, which leaves
+// none of its frames.
+TEST_F(DicomTest, VerifyFailsAMultiFrameJobForOneDamagedFrame) {
+  const auto multi = write("multi.dcm", gray_dicom(verify_gray(256, 192, 3)));
+  const auto good = write("good.dcm", gray_dicom(verify_gray(256, 192)));
+  const fs::path out = dir / "out", report = dir / "report.jsonl";
+  ::setenv("MEDIABATCH_TEST_CORRUPT_OUTPUT", "multi_0002:truncate", 1);
+  const auto r = mbtest::mediabatch({"dicom", "--verify", "--progress", "never", "--frames", "all", "--report",
+                                     report.string(), "-o", out.string(), multi.string(), good.string()});
+  ::unsetenv("MEDIABATCH_TEST_CORRUPT_OUTPUT");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("1 ok, 1 failed, 0 skipped, 1 verified"), std::string::npos) << r.err;
+  const auto by_input = report_by_input(report);
+  ASSERT_EQ(by_input.size(), 2u);
+  EXPECT_EQ(by_input.at("multi.dcm")["status"], "failed");
+  EXPECT_EQ(by_input.at("multi.dcm").value("error", ""), "verify: multi_0002.png: reading PNG: the file ends early");
+  EXPECT_EQ(by_input.at("good.dcm").value("verified", false), true);
+  for (const char* name : {"multi_0001.png", "multi_0002.png", "multi_0003.png"}) EXPECT_FALSE(fs::exists(out / name)) << name;
+  EXPECT_TRUE(fs::exists(out / "good.png"));
+  EXPECT_TRUE(hidden_files(out).empty()) << "a temporary was left: " << hidden_files(out).front();
+}
+
+// A PNG that is whole (valid CRCs, another writer's deflate and filters) is compared with what
+// was encoded: the same pixels pass; one sample off, a missing pHYs, another bit depth or
+// another size fail with what differs.
+TEST_F(DicomTest, VerifyComparesPixelsDensityAndShapeWithWhatWasEncoded) {
+  const auto in = write("ct.dcm", gray_dicom(verify_gray(512, 384)));
+  struct Case {
+    const char* what;
+    std::function<void(Png&)> replace;
+    const char* error;  // nullptr: passes
+  };
+  const Case cases[] = {
+      {"same pixels", [](Png&) {}, nullptr},
+      {"one sample", [](Png& p) { p.samples[p.samples.size() / 2 + 7] ^= 1; }, "verify: pixels differ from those encoded"},
+      {"no pHYs", [](Png& p) { p.res_x = p.res_y = 0; },
+       "verify: PNG has no pHYs chunk, 11811 dots per metre were asked (--density)"},
+      {"72 dpi", [](Png& p) { p.res_x = p.res_y = 2835; },
+       "verify: PNG pHYs is 2835x2835 dots per metre, 11811 dots per metre were asked (--density)"},
+      {"16 bits",
+       [](Png& p) {
+         p.depth = 16;
+         for (auto& v : p.samples) v *= 257;
+       },
+       "verify: PNG has 16-bit samples, 8-bit were encoded"},
+      {"a row less",
+       [](Png& p) {
+         p.height -= 1;
+         p.samples.resize(p.samples.size() - p.width);
+       },
+       "verify: PNG is 512x383, 512x384 was encoded"},
+  };
+  for (const auto& c : cases) {
+    mbtest::EncoderHarness h(std::make_unique<ReplacedOutput>(c.replace));
+    mbtest::JobOptions options;
+    options.verify = true;
+    const fs::path out = dir / "out" / "ct.png";
+    try {
+      const auto r = h.encode(in, out, options);
+      EXPECT_EQ(c.error, nullptr) << c.what << ": passed";
+      EXPECT_TRUE(r.verified) << c.what;
+      EXPECT_TRUE(fs::exists(out)) << c.what;
+    } catch (const mediabatch::Error& e) {
+      if (c.error) {
+        EXPECT_STREQ(e.what(), c.error) << c.what;
+      } else {
+        ADD_FAILURE() << c.what << ": " << e.what();
+      }
+      EXPECT_FALSE(fs::exists(out)) << c.what;
+    }
+    EXPECT_TRUE(hidden_files(dir / "out").empty()) << c.what;
+    fs::remove_all(dir / "out");
   }
 }
 

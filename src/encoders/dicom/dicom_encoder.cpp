@@ -1,6 +1,7 @@
 // mediabatch dicom: DICOM images to PNG as a viewer shows them. This file holds the command's
 // options, how inputs are recognised and outputs named, and the per-file driver; the stages
-// are dicom_read (GDCM), dicom_render (windowing, colour, crop) and png_writer.
+// are dicom_read (GDCM), dicom_render (windowing, colour, crop), png_writer and, under
+// --verify, png_verify (libpng reads each PNG back).
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/text.hpp"
+#include "png_verify.hpp"
 #include "png_writer.hpp"
 
 namespace mediabatch {
@@ -219,11 +221,15 @@ void DicomEncoder::encode(EncodeContext& ctx) const {
   dicom::FrameBuffers buffers;
   for (unsigned f = 0; f < (each_frame ? image.frames : 1); ++f) {
     ctx.throw_if_stopped();
-    const auto bytes = dicom::encode_png(dicom::render_frame(image, f, crop, render_, buffers, ctx), png);
-    if (each_frame)
-      dicom::write_bytes(ctx.add_output(frame_path(ctx.output(), f + 1)), bytes);
-    else
-      dicom::write_bytes(ctx.temp_output(), bytes);
+    const dicom::PngImage frame = dicom::render_frame(image, f, crop, render_, buffers, ctx);
+    const auto bytes = dicom::encode_png(frame, png);
+    const fs::path temp = each_frame ? ctx.add_output(frame_path(ctx.output(), f + 1)) : ctx.temp_output();
+    dicom::write_bytes(temp, bytes);
+    // Only the frame's hash waits for the check: the buffers are the next frame's.
+    if (ctx.verify())
+      ctx.check_output(temp, [expected = dicom::expect_png(frame, png)](const fs::path& written) {
+        dicom::check_png(written, expected);
+      });
   }
 }
 
