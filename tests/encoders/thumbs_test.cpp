@@ -22,6 +22,7 @@ extern "C" {
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -1521,6 +1522,222 @@ TEST_F(ThumbsHeif, ConvertCommandTakesHeicAndAvif) {
   for (const char* made : {"IMG_0001_thumbnail.jpg", "b_thumbnail.jpg", "named_wrong_thumbnail.jpg"}) {
     ASSERT_TRUE(fs::exists(out / made)) << made << "\n" << r.out << r.err;
     EXPECT_EQ(identify_size(out / made), "128x96") << made;
+  }
+}
+
+// ---- --verify: each thumbnail decoded again before it takes its final name ---------------
+
+std::map<std::string, nlohmann::json> report_by_input(const fs::path& report) {
+  std::map<std::string, nlohmann::json> by_input;
+  std::istringstream lines(mbtest::read_file(report));
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) {
+      auto j = nlohmann::json::parse(line);
+      by_input[fs::path(j.at("input").get<std::string>()).filename().string()] = j;
+    }
+  return by_input;
+}
+
+// Hidden files (temporaries are ".STEM.mbtmp...") left in a folder.
+std::vector<std::string> hidden_files(const fs::path& folder) {
+  std::vector<std::string> hidden;
+  for (const auto& e : fs::directory_iterator(folder))
+    if (e.path().filename().string()[0] == '.') hidden.push_back(e.path().filename().string());
+  return hidden;
+}
+
+// Inputs of every route and shape: a noisy colour-bar photo (saturated edges, where JPEG's and
+// WebP's half-resolution chroma cost most), a smooth plasma, gray, and transparency.
+std::vector<fs::path> verify_inputs(const TempDir& dir) {
+  const fs::path in = dir / "in";
+  fs::create_directories(in);
+  run_ok("ffmpeg -v error -f lavfi -i \"testsrc2=s=1600x1200,noise=alls=12:allf=t+u\" -frames:v 1 -q:v 3 " +
+         (in / "photo.jpg").string());
+  run_ok("convert -size 800x600 -seed 7 plasma: PNG24:" + (in / "plasma.png").string());
+  run_ok("convert -size 640x480 gradient:black-white -colorspace Gray -type Grayscale -quality 90 " +
+         (in / "gray.jpg").string());
+  fs::copy_file(transparent_pattern(dir), in / "pattern.png");
+  return {in / "photo.jpg", in / "plasma.png", in / "gray.jpg", in / "pattern.png"};
+}
+
+// Every format, every input: ok, "verified" in the report, counted in the summary.
+TEST_F(Thumbs, VerifyCleanBatchIsAllVerifiedInEveryFormat) {
+  const auto inputs = verify_inputs(dir);
+  for (const std::string format : {"jpg", "png", "webp"}) {
+    const fs::path out = dir / ("out_" + format), report = dir / ("report_" + format + ".jsonl");
+    std::vector<std::string> args{"thumbs", "--verify", "--format", format, "--progress", "never",
+                                  "--report", report.string(), "-o", out.string()};
+    for (const auto& in : inputs) args.push_back(in.string());
+    const auto r = mbtest::mediabatch(args);
+    EXPECT_EQ(r.exit_code, 0) << format << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find("4 ok, 0 failed, 0 skipped, 4 verified"), std::string::npos) << format << ": " << r.err;
+    const auto by_input = report_by_input(report);
+    EXPECT_EQ(by_input.size(), 4u);
+    for (const auto& [name, j] : by_input) {
+      EXPECT_EQ(j["status"], "ok") << format << " " << name << ": " << j.dump();
+      EXPECT_EQ(j.value("verified", false), true) << format << " " << name << ": " << j.dump();
+    }
+    for (const auto& in : inputs)
+      EXPECT_TRUE(fs::exists(out / (in.stem().string() + "_thumbnail." + format))) << format << " " << in;
+    EXPECT_TRUE(hidden_files(out).empty()) << format;
+  }
+}
+
+// The lowest qualities are below 30 dB for sound thumbnails (assets/ at --quality 1: 24 dB):
+// there the bar is 20 dB, and a clean batch still verifies; a negated one still fails.
+TEST_F(Thumbs, VerifyAtTheLowestQualityPassesSoundThumbnails) {
+  const auto inputs = verify_inputs(dir);
+  for (const std::string format : {"jpg", "webp"}) {
+    for (const std::string quality : {"1", "10"}) {
+      const std::string what = format + " at quality " + quality;
+      std::vector<std::string> args{"thumbs", "--verify", "--format", format, "--quality", quality,
+                                    "--progress", "never", "-o", (dir / ("out_" + format + quality)).string()};
+      for (const auto& in : inputs) args.push_back(in.string());
+      const auto r = mbtest::mediabatch(args);
+      EXPECT_EQ(r.exit_code, 0) << what << "\n" << r.out << r.err;
+      EXPECT_NE(r.err.find("4 ok, 0 failed, 0 skipped, 4 verified"), std::string::npos) << what << ": " << r.err;
+    }
+  }
+}
+
+// A thumbnail damaged between its writing and its check (the engine's test hook) fails alone
+// with the decoder's reason or a PSNR far below 30 dB; nothing takes its name and no
+// temporary is left. 256 pixels: the 64 inverted bytes land in the compressed image data.
+TEST_F(Thumbs, VerifyFailsADamagedThumbnailAloneAndLeavesNoTemporary) {
+  const auto inputs = verify_inputs(dir);
+  fs::copy_file(inputs[0], dir / "in" / "damaged.jpg");
+  const std::map<std::string, std::string> decoder = {
+      {"jpg", "verify: decoding JPEG: "}, {"png", "verify: decoding PNG: "}, {"webp", "verify: decoding WebP: "}};
+  const std::map<std::string, std::string> truncated = {
+      {"jpg", "verify: decoding JPEG: Premature end of JPEG file"},
+      {"png", "verify: decoding PNG: the file ends early"},
+      {"webp", "verify: decoding WebP: NOT_ENOUGH_DATA (the data ends before the picture)"}};
+  for (const std::string format : {"jpg", "png", "webp"})
+    for (const std::string how : {"flip", "truncate"}) {
+      const std::string what = format + " " + how;
+      const fs::path out = dir / ("out_" + format + "_" + how);
+      const fs::path report = dir / ("report_" + format + "_" + how + ".jsonl");
+      std::vector<std::string> args{"thumbs", "--verify", "--format", format, "--size", "256", "--progress",
+                                    "never", "--report", report.string(), "-o", out.string(),
+                                    (dir / "in" / "damaged.jpg").string()};
+      for (const auto& in : inputs) args.push_back(in.string());
+      ::setenv("MEDIABATCH_TEST_CORRUPT_OUTPUT", ("damaged:" + how).c_str(), 1);
+      const auto r = mbtest::mediabatch(args);
+      ::unsetenv("MEDIABATCH_TEST_CORRUPT_OUTPUT");
+      EXPECT_EQ(r.exit_code, 1) << what << "\n" << r.out << r.err;
+      EXPECT_NE(r.err.find("4 ok, 1 failed, 0 skipped, 4 verified"), std::string::npos) << what << ": " << r.err;
+      const auto by_input = report_by_input(report);
+      ASSERT_EQ(by_input.size(), 5u) << what;
+      const auto& bad = by_input.at("damaged.jpg");
+      EXPECT_EQ(bad["status"], "failed") << what << ": " << bad.dump();
+      EXPECT_FALSE(bad.contains("verified")) << what;
+      const std::string error = bad.value("error", "");
+      if (how == "truncate") {
+        EXPECT_EQ(error, truncated.at(format)) << what;
+      } else {
+        // Where the inverted bytes land decides whether the decoder notices ("Corrupt JPEG
+        // data: premature end of data segment") or decodes garbage, which the PSNR catches.
+        const bool decoder_said = error.rfind(decoder.at(format), 0) == 0 && error.size() > decoder.at(format).size();
+        const bool psnr_said = error.rfind("verify: luma PSNR ", 0) == 0 &&
+                               error.find(" dB against the encoded thumbnail, below 30") != std::string::npos;
+        EXPECT_TRUE(decoder_said || psnr_said) << what << ": " << error;
+      }
+      for (const auto& in : inputs) {
+        const auto& j = by_input.at(in.filename().string());
+        EXPECT_EQ(j["status"], "ok") << what << ": " << j.dump();
+        EXPECT_EQ(j.value("verified", false), true) << what << ": " << j.dump();
+      }
+      EXPECT_FALSE(fs::exists(out / ("damaged_thumbnail." + format))) << what;
+      EXPECT_TRUE(fs::exists(out / ("photo_thumbnail." + format))) << what;
+      EXPECT_TRUE(hidden_files(out).empty()) << what << ": a temporary was left: " << hidden_files(out).front();
+    }
+}
+
+// The thumbs encoder with its thumbnail replaced after encode() returns, before the engine's
+// checks run, by `replace` (given the temporary's path): a file that is whole but may not be
+// what was encoded.
+class ReplacedThumbnail final : public mediabatch::Encoder {
+ public:
+  ReplacedThumbnail(std::function<void(const fs::path&)> replace)
+      : inner_(mediabatch::make_thumbs_encoder()), replace_(std::move(replace)) {}
+  std::string_view name() const override { return inner_->name(); }
+  std::string_view description() const override { return inner_->description(); }
+  void add_options(CLI::App& command) override { inner_->add_options(command); }
+  void validate() override { inner_->validate(); }
+  bool accepts(const mediabatch::Probe& probe) const override { return inner_->accepts(probe); }
+  fs::path output_name(const fs::path& input) const override { return inner_->output_name(input); }
+  void encode(mediabatch::EncodeContext& ctx) const override {
+    inner_->encode(ctx);
+    replace_(ctx.temp_output());
+  }
+
+ private:
+  std::unique_ptr<mediabatch::Encoder> inner_;
+  std::function<void(const fs::path&)> replace_;
+};
+
+// What the check compares: a whole file re-encoded by ImageMagick passes; one of another
+// picture, two pixels off in a PNG, another size, a progressive JPEG cut short, or no bytes at all fails and says so.
+TEST_F(Thumbs, VerifyMeasuresSizeAndPsnrAgainstTheEncodedThumbnail) {
+  const fs::path in = verify_inputs(dir)[0];
+  const auto im = [](const std::string& options) {
+    return [options](const fs::path& p) { run_ok("convert " + p.string() + " " + options + " " + p.string()); };
+  };
+  struct Case {
+    std::string format;
+    std::string what;
+    std::function<void(const fs::path&)> replace;
+    std::string error;  // empty: passes
+  };
+  const std::vector<Case> cases = {
+      {"jpg", "re-encoded by ImageMagick", im("-quality 95"), ""},
+      {"png", "re-encoded by ImageMagick", im("-define png:compression-level=9"), ""},
+      {"webp", "re-encoded by ImageMagick", im("-quality 95"), ""},
+      {"jpg", "negated", im("-negate -quality 95"), "verify: luma PSNR "},
+      {"png", "two pixels off",
+       [](const fs::path& p) {
+         run_ok("convert " + p.string() + " -fill black -draw 'point 10,10' -fill white -draw 'point 11,10' PNG24:" +
+                p.string());
+       },
+       "verify: pixels differ from those encoded (PNG is lossless)"},
+      {"webp", "negated", im("-negate -quality 95"), "verify: luma PSNR "},
+      {"jpg", "a column less", im("-crop 127x96+0+0 +repage -quality 95"), "verify: JPEG is 127x96, 128x96 was planned"},
+      {"png", "a row less", im("-crop 128x95+0+0 +repage"), "verify: PNG is 128x95, 128x96 was planned"},
+      {"webp", "doubled", im("-resize 200%"), "verify: WebP is 256x192, 128x96 was planned"},
+      {"jpg", "progressive, cut short",
+       [](const fs::path& p) {
+         run_ok("convert " + p.string() + " -interlace Plane -quality 95 " + p.string());
+         const std::string bytes = mbtest::read_file(p);
+         mbtest::write_file(p, bytes.substr(0, bytes.size() - 200));
+       },
+       "verify: decoding JPEG: Premature end of JPEG file"},
+      {"png", "empty", [](const fs::path& p) { mbtest::write_file(p, ""); }, "verify: the thumbnail is empty (0 bytes)"},
+  };
+  for (const auto& c : cases) {
+    const std::string what = c.format + ", " + c.what;
+    mbtest::EncoderHarness h(std::make_unique<ReplacedThumbnail>(c.replace), {"--format", c.format});
+    mbtest::JobOptions options;
+    options.verify = true;
+    const fs::path out = dir / "out" / ("photo_thumbnail." + c.format);
+    try {
+      const auto r = h.encode(in, out, options);
+      EXPECT_TRUE(c.error.empty()) << what << ": passed";
+      EXPECT_TRUE(r.verified) << what;
+      EXPECT_TRUE(fs::exists(out)) << what;
+    } catch (const mediabatch::Error& e) {
+      const std::string error = e.what();
+      if (c.error.empty()) {
+        ADD_FAILURE() << what << ": " << error;
+      } else if (c.error == "verify: luma PSNR ") {
+        EXPECT_EQ(error.rfind(c.error, 0), 0u) << what << ": " << error;
+        EXPECT_NE(error.find(" dB against the encoded thumbnail, below 30"), std::string::npos) << what << ": " << error;
+      } else {
+        EXPECT_EQ(error, c.error) << what;
+      }
+      EXPECT_FALSE(fs::exists(out)) << what;
+    }
+    EXPECT_TRUE(hidden_files(dir / "out").empty()) << what;
+    fs::remove_all(dir / "out");
   }
 }
 

@@ -144,13 +144,19 @@ const char* extension(Format format) noexcept {
   return "jpg";
 }
 
-std::vector<std::uint8_t> write_thumbnail(Image image, const WriteOptions& options) {
+Image as_written(Image image, const WriteOptions& options) {
+  if (options.format == Format::jpg) return flatten(std::move(image), options.background);
+  return image;
+}
+
+std::vector<std::uint8_t> write_thumbnail(const Image& image, const WriteOptions& options) {
   switch (options.format) {
     case Format::png: return encode_png(image);
     case Format::webp: return encode_webp(image, options.quality);
     case Format::jpg: break;
   }
-  return encode_jpeg(flatten(std::move(image), options.background), options.quality);
+  if (image.alpha) throw Error("encoding JPEG: the thumbnail still has alpha (not made by as_written())");
+  return encode_jpeg(image, options.quality);
 }
 
 }  // namespace mediabatch::thumbs

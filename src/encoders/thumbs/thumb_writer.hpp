@@ -21,6 +21,12 @@ struct WriteOptions {
   Rgb background{255, 255, 255};   // under transparent pixels, for JPEG
 };
 
-std::vector<std::uint8_t> write_thumbnail(Image image, const WriteOptions& options);
+// The thumbnail as the codec of options.format takes it: for JPEG, which has no transparency,
+// alpha laid on options.background; for PNG and WebP, unchanged. What write_thumbnail()
+// encodes, and what --verify compares the decoded file with.
+Image as_written(Image image, const WriteOptions& options);
+
+// Encodes a thumbnail made by as_written().
+std::vector<std::uint8_t> write_thumbnail(const Image& image, const WriteOptions& options);
 
 }  // namespace mediabatch::thumbs

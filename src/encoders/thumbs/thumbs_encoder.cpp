@@ -1,7 +1,8 @@
 // mediabatch thumbs: a small JPEG, PNG or WebP of each photo. JPEGs are decoded by
 // libjpeg-turbo straight from the DCT at reduced scale, resampled with Lanczos-3, turned upright
 // and encoded; HEIC and AVIF (libheif, from a stored thumbnail item when one is large enough)
-// and the other formats ImageMagick reads take the same route after their decode.
+// and the other formats ImageMagick reads take the same route after their decode. Under
+// --verify each thumbnail is decoded again (thumb_verify) and compared with what was encoded.
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include "image.hpp"
 #include "jpeg_codec.hpp"
 #include "magick_reader.hpp"
+#include "thumb_verify.hpp"
 #include "thumb_writer.hpp"
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
@@ -151,9 +153,15 @@ class ThumbsEncoder final : public Encoder {
     std::string note;
     image = thumbs::to_output_colour(std::move(image), icc, &note);
     if (!note.empty()) ctx.warn(note);
-    const std::vector<std::uint8_t> thumbnail =
-        thumbs::write_thumbnail(std::move(image), {format_, quality_, background_});
+    const thumbs::WriteOptions options{format_, quality_, background_};
+    Image encoded = thumbs::as_written(std::move(image), options);
+    const std::vector<std::uint8_t> thumbnail = thumbs::write_thumbnail(encoded, options);
     write_whole_file(ctx.temp_output(), thumbnail.data(), thumbnail.size());
+    // A thumbnail is small: its check keeps the pixels that were encoded, to measure the PSNR.
+    if (ctx.verify())
+      ctx.check_output(ctx.temp_output(), [encoded = std::move(encoded), format = format_, quality = quality_](const fs::path& written) {
+        thumbs::check_thumbnail(written, encoded, format, quality);
+      });
   }
 
  private:
