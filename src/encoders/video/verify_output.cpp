@@ -137,6 +137,14 @@ void on_frame(Reading& reading, const AVFrame* f) {
 }
 
 // Decodes one packet (null: the end) of a stream.
+// A decoding failure. FFmpeg's VP3/Theora decoder returns a bare -1 for a frame it cannot
+// parse, which av_strerror() would call "Operation not permitted".
+void fail_decoding(const Reading& reading, int code) {
+  const std::string what = "decoding " + reading.name + " frame " + std::to_string(reading.frames + 1);
+  if (code == -1) throw Error(what + ": the decoder rejects it (damaged data)");
+  fail(what, code);
+}
+
 void decode(Reading& reading, const AVPacket* packet, AVFrame* frame) {
   // An empty Theora packet repeats the frame before it (Ogg drops it): nothing to decode, and
   // libavcodec would take it for the end of the stream.
@@ -146,11 +154,11 @@ void decode(Reading& reading, const AVPacket* packet, AVFrame* frame) {
     if (ts != AV_NOPTS_VALUE) reading.first_us = av_rescale_q(ts, reading.time_base, kMicroseconds);
   }
   int r = avcodec_send_packet(reading.decoder.get(), packet);
-  if (r < 0 && r != AVERROR_EOF) fail("decoding " + reading.name + " frame " + std::to_string(reading.frames + 1), r);
+  if (r < 0 && r != AVERROR_EOF) fail_decoding(reading, r);
   for (;;) {
     r = avcodec_receive_frame(reading.decoder.get(), frame);
     if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
-    if (r < 0) fail("decoding " + reading.name + " frame " + std::to_string(reading.frames + 1), r);
+    if (r < 0) fail_decoding(reading, r);
     on_frame(reading, frame);
     av_frame_unref(frame);
   }
