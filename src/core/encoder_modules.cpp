@@ -14,11 +14,20 @@ namespace mediabatch {
 
 namespace {
 
+#ifndef MEDIABATCH_MODULE_DIR_FROM_BIN
+#define MEDIABATCH_MODULE_DIR_FROM_BIN "../lib/mediabatch"
+#endif
+
+// MEDIABATCH_ENCODER_DIR if set; else, in the build tree, `encoders` beside the program;
+// else, installed, LIBDIR/mediabatch as seen from BINDIR (src/CMakeLists.txt computes it).
 fs::path module_dir() {
   if (const char* dir = std::getenv("MEDIABATCH_ENCODER_DIR"); dir && *dir) return dir;
   std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::path("encoders") : exe.parent_path() / "encoders";
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "encoders";
+  const fs::path build_tree = exe.parent_path() / "encoders";
+  if (fs::is_directory(build_tree, ec)) return build_tree;
+  return (exe.parent_path() / MEDIABATCH_MODULE_DIR_FROM_BIN).lexically_normal();
 }
 
 // Forwards every virtual of Encoder to the module's encoder: a new one must be added here.
