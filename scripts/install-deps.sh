@@ -11,7 +11,8 @@ BUILD=(cmake g++ make pkg-config libtbb-dev libspdlog-dev libcli11-dev nlohmann-
 TEST=(ffmpeg flac dcmtk libgdcm-tools libvips-tools imagemagick libimage-exiftool-perl libgs-common
   python3-pydicom  # pydicom's test_files: real DICOMs, some of which crash GDCM
   libheif-examples  # heif-enc makes the HEIC and AVIF test photos
-  strace)  # counts the fsync calls of --fsync
+  strace  # counts the fsync calls of --fsync
+  man-db)  # renders the man page (man -l)
 BENCH=(parallel hyperfine time)
 CLUSTER=(slurm-wlm munge)
 # bench/fuzz.sh: clang's libFuzzer and sanitizer runtimes; libomp-dev because Magick++'s flags
