@@ -116,9 +116,24 @@ int run(int argc, char** argv, EncoderList encoders) {
   const std::string first = args.empty() ? "" : args[0];
   CommandLine cl;
   add_commands(cl, encoders, first);
-  const bool is_known = first == "exec" || first == "convert" || first == "report" ||
-                        std::any_of(cl.encoders.begin(), cl.encoders.end(),
-                                    [&](const auto& c) { return c.first->get_name() == first; });
+  const auto is_command = [&](const std::string& name) {
+    return name == "exec" || name == "convert" || name == "report" ||
+           std::any_of(cl.encoders.begin(), cl.encoders.end(),
+                       [&](const auto& c) { return c.first->get_name() == name; });
+  };
+  const bool is_known = is_command(first);
+  // `mediabatch -j 2 flac ...`: CLI11 would say "The following arguments were not expected:
+  // 2 -j" (backwards); say where they go instead.
+  if (!first.empty() && first[0] == '-' && first != "-h" && first != "--help" && first != "--version") {
+    const auto command = std::find_if(args.begin(), args.end(), is_command);
+    if (command != args.end()) {
+      std::string options;
+      for (auto a = args.begin(); a != command; ++a) options += " " + *a;
+      std::cerr << "mediabatch: put common options after the command name: mediabatch " << *command << options
+                << " ...\n";
+      return exit_usage;
+    }
+  }
   if (!first.empty() && first[0] != '-' && !is_known) {
     std::cerr << "mediabatch: unknown command '" << first << "' (commands: " << cl.known << ")\n";
     return exit_usage;

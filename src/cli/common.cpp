@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <stdexcept>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -26,6 +28,48 @@ namespace mediabatch::cli {
 
 namespace {
 
+// A whole number from min to max: "--jobs: not a number: abc", "--retries: must be 0 to 100".
+// (CLI11's Range says "not in range" of text that is no number at all.)
+CLI::Validator whole_number(long min, long max) {
+  const std::string range = std::to_string(min) + " to " + std::to_string(max);
+  return CLI::Validator(
+      [min, max, range](std::string& text) -> std::string {
+        std::size_t used = 0;
+        long value = 0;
+        try {
+          value = std::stol(text, &used);
+        } catch (const std::out_of_range&) {
+          return "must be " + range + ", not " + text;
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != text.size()) return "not a number: " + text;
+        if (value < min || value > max) return "must be " + range + ", not " + text;
+        return {};
+      },
+      "N (" + range + ")", "WHOLE_NUMBER");
+}
+
+// Seconds: a finite number, above 0 (or from 0 with allow_zero). CLI11's PositiveNumber
+// prints the largest double in full, 309 digits, as the range of -1.
+CLI::Validator seconds(bool allow_zero) {
+  return CLI::Validator(
+      [allow_zero](std::string& text) -> std::string {
+        std::size_t used = 0;
+        double value = 0;
+        try {
+          value = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != text.size() || !std::isfinite(value)) return "not a number of seconds: " + text;
+        if (allow_zero ? value < 0 : value <= 0)
+          return std::string(allow_zero ? "must be 0 or more" : "must be positive") + ", not " + text;
+        return {};
+      },
+      "SECONDS", "SECONDS");
+}
+
 // The inputs whose last record in a report is a failure.
 std::set<std::string> failed_in_report(const std::string& path) {
   std::vector<std::string> problems;
@@ -42,7 +86,7 @@ std::set<std::string> failed_in_report(const std::string& path) {
 
 void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
   cmd.add_option("-j,--jobs", c.jobs, "Files processed at once (default: the hardware threads)")
-      ->check(CLI::Range(1, 4096))->take_last();
+      ->check(whole_number(1, 4096))->take_last();
   if (with_outputs) {
     cmd.add_option("-o,--output-dir", c.output_dir,
                    "Write outputs under DIR, mirroring each input's path below its directory argument")->take_last();
@@ -66,7 +110,7 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
       ->check(CLI::IsMember({"auto", "always", "never"}))->take_last();
   cmd.add_flag("-q,--quiet", c.quiet, "Print only failures");
   cmd.add_flag("-v,--verbose", c.verbose, "More log output");
-  cmd.add_option("--timeout", c.timeout, "Stop a file's job after SECONDS")->check(CLI::PositiveNumber)->take_last();
+  cmd.add_option("--timeout", c.timeout, "Stop a file's job after SECONDS")->check(seconds(false))->take_last();
   cmd.add_option("--shard", c.shard, "Take only shard K of N of the inputs (K from 1), e.g. 2/8")->take_last();
   cmd.add_flag("--shard-from-env", c.shard_from_env,
                "Shard from MEDIABATCH_SHARD_INDEX+MEDIABATCH_SHARDS, SLURM_ARRAY_TASK_*, "
@@ -77,7 +121,7 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
   cmd.add_option("--retries", c.retries,
                  "Try a file that failed for a transient reason (an I/O error, --timeout; exec: any failure) "
                  "up to N more times, after the others")
-      ->check(CLI::Range(0, 100))->take_last();
+      ->check(whole_number(0, 100))->take_last();
   cmd.add_option("--on-done", c.on_done,
                  "Run this command once when the batch is over, with its summary as JSON on stdin")
       ->take_last();
@@ -87,7 +131,7 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
   cmd.add_option("--settle", c.settle,
                  "--watch: a file still open for writing is taken once its size and mtime have not changed "
                  "for SECONDS")
-      ->capture_default_str()->check(CLI::NonNegativeNumber)->take_last();
+      ->capture_default_str()->check(seconds(true))->take_last();
   cmd.add_option("inputs", c.inputs, "Files and directories (read from stdin, one per line, when none)");
 }
 

@@ -127,9 +127,23 @@ struct Keys {
   std::deque<std::uint64_t> named;    // inputs named that exist
 };
 
+// Why a named input cannot be opened: "No such file or directory", "Too many levels of
+// symbolic links" (a link to itself), "a symbolic link to nothing (TARGET)".
+std::string missing_reason(const std::string& name) {
+  struct stat st {};
+  if (::stat(name.c_str(), &st) == 0) return errno_text(ENOENT);  // it came back meanwhile
+  const int error = errno;
+  if (error == ENOENT && ::lstat(name.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    std::error_code ec;
+    const fs::path target = fs::read_symlink(name, ec);
+    return "a symbolic link to nothing (" + printable(target.string()) + ")";
+  }
+  return errno_text(error);
+}
+
 // Adds one probed input to the list, and its keys.
 void add_job(const Input& in, const Probed& p, const PlanOptions& options, JobList& jobs, Keys& keys) {
-  if (!in.exists) return jobs.add_preset(in, 0, true, "No such file or directory");
+  if (!in.exists) return jobs.add_preset(in, 0, true, missing_reason(in.name));
   if (p.special) {
     if (in.named) jobs.add_preset(in, 0, true, p.reject);
     return;

@@ -140,6 +140,38 @@ TEST(EngineCli, NamedFilesOfAnotherKindOrMissingAreReportedPerFile) {
   EXPECT_TRUE(fs::exists(dir / "ok.out"));
 }
 
+// A link to itself and a link to nothing say so, not "No such file or directory".
+TEST(EngineCli, BrokenSymbolicLinksNamedSayWhatIsWrong) {
+  mbtest::TempDir dir;
+  fs::create_symlink("self.fk", dir / "self.fk");
+  fs::create_symlink("nowhere.fk", dir / "dangling.fk");
+  auto r = fake_mediabatch({"fake", (dir / "self.fk").string(), (dir / "dangling.fk").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.out, "failed  " + (dir / "self.fk").string() + ": Too many levels of symbolic links")) << r.out;
+  EXPECT_TRUE(contains(r.out, "failed  " + (dir / "dangling.fk").string() + ": a symbolic link to nothing (nowhere.fk)"))
+      << r.out;
+}
+
+// Usage errors a user can act on: what is wrong with the value, and where options go.
+TEST(EngineCli, UsageErrorsSayWhatToChange) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"fake", "--jobs", "abc", "x"}, "--jobs: not a number: abc"},
+      {{"fake", "-j", "0", "x"}, "--jobs: must be 1 to 4096, not 0"},
+      {{"fake", "-j", "99999999999999999999", "x"}, "--jobs: must be 1 to 4096, not 99999999999999999999"},
+      {{"fake", "--retries", "2x", "x"}, "--retries: not a number: 2x"},
+      {{"fake", "--timeout", "-1", "x"}, "--timeout: must be positive, not -1"},
+      {{"fake", "--timeout", "soon", "x"}, "--timeout: not a number of seconds: soon"},
+      {{"fake", "--watch", "--settle", "-2", "x"}, "--settle: must be 0 or more, not -2"},
+      {{"-j", "2", "fake", "x"}, "put common options after the command name: mediabatch fake -j 2 ..."},
+  };
+  for (const auto& [args, want] : cases) {
+    const auto r = fake_mediabatch(args);
+    EXPECT_EQ(r.exit_code, 2) << want;
+    EXPECT_TRUE(contains(r.err, want)) << r.err;
+    EXPECT_LT(r.err.size(), 300u) << r.err;
+  }
+}
+
 TEST(EngineCli, DryRunPlansAndWritesNothing) {
   mbtest::TempDir dir;
   mbtest::write_file(dir / "a.fk", "FAKE\n");
