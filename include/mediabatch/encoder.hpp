@@ -163,9 +163,9 @@ using EncoderList = std::vector<std::unique_ptr<Encoder>>;
 EncoderList builtin_encoders();
 
 // An encoder that stands for the module build/encoders/mediabatch-NAME.so (next to the program,
-// or in $MEDIABATCH_ENCODER_DIR) and loads it on first use: name() needs no loading, anything
-// else loads the module once (thread-safe) and forwards to the encoder it makes. Throws Error
-// when the module cannot be loaded.
-std::unique_ptr<Encoder> module_encoder(std::string name);
+// or in $MEDIABATCH_ENCODER_DIR) and loads it on first use: name() and, when `description` is
+// given, description() need no loading; anything else loads the module once (thread-safe) and
+// forwards to the encoder it makes. Throws Error when the module cannot be loaded.
+std::unique_ptr<Encoder> module_encoder(std::string name, std::string description = {});
 
 }  // namespace mediabatch

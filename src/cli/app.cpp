@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
+#include <map>
+#include <memory>
 
 #include "cli/commands.hpp"
 #include "core/signals.hpp"
@@ -29,14 +31,98 @@ struct CommandLine {
   std::string known = "exec, convert, report";  // for "unknown command"
 };
 
-// `first` is the first argument: only the command being run (or top-level --help) loads an
-// encoder's module to learn its description and options; the others are known by name only.
+// Help that reads like the peers': "Usage: mediabatch thumbs [OPTIONS] [INPUT...]" and
+// exec's program after "--", where CLI11 would print "[inputs...]".
+class HelpFormatter final : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App* app, std::string name) const override {
+    const auto inputs = app->get_options([](const CLI::Option* o) { return o->get_name() == "inputs"; });
+    if (inputs.empty()) return CLI::Formatter::make_usage(app, std::move(name));
+    return "Usage: " + name + " [OPTIONS] [INPUT...]" + (app->get_name() == "exec" ? " -- CMD [ARG...]" : "") + "\n";
+  }
+};
+
+// What each option takes, by its long name (a command's own first, "video --format"): shown in
+// --help instead of CLI11's TEXT, INT:INT in [1 - 4096] and the like.
+const std::map<std::string, std::string>& metavariables() {
+  static const std::map<std::string, std::string> names = {
+      {"jobs", "N"}, {"output-dir", "DIR"}, {"min-free", "SIZE"}, {"order", "completion|input"},
+      {"report", "FILE"}, {"progress", "auto|always|never"}, {"timeout", "SECONDS"}, {"shard", "K/N"},
+      {"retry-failed", "REPORT"}, {"retries", "N"}, {"on-done", "CMD"}, {"settle", "SECONDS"},
+      {"size", "N|WxH"}, {"thumbs format", "jpg|png|webp"}, {"background", "COLOUR"}, {"quality", "1-100"},
+      {"max-pixels", "N"}, {"video format", "mkv|ogv"}, {"vq", "0-10"}, {"aq", "-1-10"}, {"speed", "0-3"},
+      {"start", "SECONDS"}, {"duration", "SECONDS"}, {"max-height", "N"}, {"deinterlace", "auto|on|off"},
+      {"tonemap", "auto|off"}, {"window", "file|minmax|C,W"}, {"depth", "8|16"}, {"crop", "WxH+X+Y"},
+      {"density", "DPI"}, {"frames", "first|all"}, {"png-level", "0-12"}, {"level", "0-8"},
+      {"album", "FILE.json"}, {"cue", "FILE.cue"}, {"tag", "KEY=VALUE"}, {"cover", "FILE"},
+  };
+  return names;
+}
+
+constexpr const char* kExitCodes =
+    "Exit status: 0 every file ok or skipped; 1 a file failed; 2 usage error, nothing done;\n"
+    "130, 143, 129 interrupted by SIGINT, SIGTERM, SIGHUP. More: man mediabatch";
+
+const std::map<std::string, std::string>& examples() {
+  static const std::map<std::string, std::string> by_command = {
+      {"exec", "  mediabatch exec -j 4 photos/ -- convert {} -resize 50% {.}_half.png\n"
+               "  find . -name '*.wav' | mediabatch exec -- flac --best -s {}"},
+      {"convert", "  mediabatch convert -r -o out --report out/report.jsonl inbox/\n"
+                  "  mediabatch convert --watch -r -o out /srv/incoming"},
+      {"thumbs", "  mediabatch thumbs -r -o thumbs ~/Pictures\n"
+                 "  mediabatch thumbs --size 320x240 --format webp photos/*.heic"},
+      {"video", "  mediabatch video -o mkv holiday/*.mp4\n"
+                "  mediabatch video --max-height 720 --start 10 --duration 30 clip.mov"},
+      {"dicom", "  mediabatch dicom -r -o png export/\n"
+                "  mediabatch dicom --window 40,400 --crop 512x400+0+56 --density 150 scan.dcm"},
+      {"flac", "  mediabatch flac --album album.json rip/\n"
+               "  mediabatch flac --cue disc.cue disc.wav --replay-gain"},
+  };
+  return by_command;
+}
+
+// The metavariables, the common options under their own heading after the command's own, and
+// the examples and exit codes as a footer.
+void tidy_help(CLI::App& command) {
+  const std::string name = command.get_name();
+  for (CLI::Option* opt : command.get_options()) {
+    if (opt->get_name() == "inputs") {
+      opt->type_name("INPUT");
+      continue;
+    }
+    const std::string lname = opt->get_name(false, false);
+    const std::string key = lname.rfind("--", 0) == 0 ? lname.substr(2) : lname;
+    auto meta = metavariables().find(name + " " + key);
+    if (meta == metavariables().end()) meta = metavariables().find(key);
+    if (meta == metavariables().end()) continue;
+    opt->type_name(meta->second);
+    for (int i = 0;; ++i) {  // the validators' own descriptions would follow the name
+      try {
+        opt->get_validator(i)->description("");
+      } catch (const CLI::OptionNotFound&) {
+        break;
+      }
+    }
+  }
+  const auto example = examples().find(name);
+  command.footer((example != examples().end() ? "Examples:\n" + example->second + "\n\n" : std::string()) +
+                 kExitCodes);
+}
+
+// Every command's description is known without loading its module (src/encoders/descriptions.hpp);
+// only the command being run loads its module, for its options.
 void add_commands(CommandLine& cl, const EncoderList& encoders, const std::string& first) {
   CLI::App& app = cl.app;
   app.name("mediabatch");
+  app.formatter(std::make_shared<HelpFormatter>());
+  app.footer(std::string("Examples:\n  mediabatch thumbs -r -o thumbs ~/Pictures\n"
+                         "  mediabatch flac --cue disc.cue disc.wav --replay-gain\n"
+                         "  mediabatch exec -r photos -- cwebp -q 80 {} -o {.}.webp\n"
+                         "Run mediabatch COMMAND --help for a command's options.\n\n") +
+             kExitCodes);
   app.set_version_flag("--version", "mediabatch 0.1.0");
   app.require_subcommand(1, 1);
-  cl.exec = app.add_subcommand("exec", "Run a program once per input: mediabatch exec [options] [INPUT...] -- CMD ARG...");
+  cl.exec = app.add_subcommand("exec", "Run a program once per input, as GNU parallel: {} is the input, {.} without its extension");
   add_common(*cl.exec, cl.common, false);
   cl.convert = app.add_subcommand("convert", "Convert each file with the encoder for its kind, detected by content");
   add_common(*cl.convert, cl.common, true);
@@ -44,15 +130,16 @@ void add_commands(CommandLine& cl, const EncoderList& encoders, const std::strin
   report->require_subcommand(1, 1);
   cl.merge = report->add_subcommand("merge", "Combine the reports of several runs or shards: summary and failed inputs");
   cl.merge->add_option("reports", cl.report_files, "JSON Lines reports written with --report")->required();
-  const bool top_level_help = first.empty() || (first[0] == '-' && first != "--version");
   for (auto& e : encoders) {
-    const bool describe = top_level_help || first == e->name();
-    auto* sub = app.add_subcommand(std::string(e->name()), describe ? std::string(e->description()) : "");
+    auto* sub = app.add_subcommand(std::string(e->name()), std::string(e->description()));
     add_common(*sub, cl.common, true);
     if (first == e->name()) e->add_options(*sub);
     cl.encoders.emplace_back(sub, e.get());
     cl.known += ", " + std::string(e->name());
   }
+  for (CLI::App* command : {cl.exec, cl.convert}) tidy_help(*command);
+  for (auto& [sub, e] : cl.encoders) tidy_help(*sub);
+  cl.merge->get_option("reports")->type_name("REPORT");
 }
 
 void set_up_logging(const Common& c) {

@@ -132,6 +132,9 @@ void add_common(CLI::App& cmd, Common& c, bool with_outputs) {
                  "--watch: a file still open for writing is taken once its size and mtime have not changed "
                  "for SECONDS")
       ->capture_default_str()->check(seconds(true))->take_last();
+  // Under their own heading, after the command's own options (and --help).
+  for (CLI::Option* opt : cmd.get_options())
+    if (!opt->get_positional() && opt->get_name() != "--help") opt->group("Common options");
   cmd.add_option("inputs", c.inputs, "Files and directories (read from stdin, one per line, when none)");
 }
 

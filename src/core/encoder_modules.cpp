@@ -33,10 +33,13 @@ fs::path module_dir() {
 // Forwards every virtual of Encoder to the module's encoder: a new one must be added here.
 class ModuleEncoder final : public Encoder {
  public:
-  explicit ModuleEncoder(std::string name) : name_(std::move(name)) {}
+  ModuleEncoder(std::string name, std::string description)
+      : name_(std::move(name)), description_(std::move(description)) {}
 
   std::string_view name() const override { return name_; }
-  std::string_view description() const override { return real().description(); }
+  std::string_view description() const override {
+    return description_.empty() ? real().description() : std::string_view(description_);
+  }
   void add_options(CLI::App& command) override { real().add_options(command); }
   void validate() override { real().validate(); }
   void plan(const EncoderJobs& jobs) override {
@@ -76,12 +79,15 @@ class ModuleEncoder final : public Encoder {
   }
 
   std::string name_;
+  std::string description_;  // from the registry; empty: the module's
   mutable std::once_flag once_;
   mutable std::unique_ptr<Encoder> real_;
 };
 
 }  // namespace
 
-std::unique_ptr<Encoder> module_encoder(std::string name) { return std::make_unique<ModuleEncoder>(std::move(name)); }
+std::unique_ptr<Encoder> module_encoder(std::string name, std::string description) {
+  return std::make_unique<ModuleEncoder>(std::move(name), std::move(description));
+}
 
 }  // namespace mediabatch

@@ -1,5 +1,6 @@
 // The built-in encoders: one X(NAME) per folder under src/encoders/; `convert` asks them in
 // this order. Each is loaded from its module (build/encoders/mediabatch-NAME.so) when first used.
+#include "descriptions.hpp"
 #include "mediabatch/encoder.hpp"
 
 namespace mediabatch {
@@ -12,7 +13,7 @@ namespace mediabatch {
 
 EncoderList builtin_encoders() {
   EncoderList list;
-#define MEDIABATCH_ADD(name) list.push_back(module_encoder(#name));
+#define MEDIABATCH_ADD(name) list.push_back(module_encoder(#name, std::string(descriptions::name)));
   MEDIABATCH_ENCODERS(MEDIABATCH_ADD)
   return list;
 }

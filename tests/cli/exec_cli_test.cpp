@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -256,4 +257,31 @@ TEST(ExecCli, ShardsOfARunPartitionTheInputs) {
   }
   EXPECT_EQ(all.size(), 200u);
   for (int i = 0; i < 200; ++i) EXPECT_EQ(all.count("item" + std::to_string(i)), 1u);
+}
+
+// `mediabatch --help` names every command without loading any encoder module (so it works,
+// and is quick, even where the modules are missing); each command's help shows its usage, its
+// own options before the common ones, examples and the exit codes.
+TEST(ExecCli, HelpNamesEveryCommandWithoutLoadingTheModules) {
+  ASSERT_EQ(setenv("MEDIABATCH_ENCODER_DIR", "/nonexistent", 1), 0);
+  auto top = mediabatch({"--help"});
+  unsetenv("MEDIABATCH_ENCODER_DIR");
+  EXPECT_EQ(top.exit_code, 0) << top.err;
+  for (const char* command : {"exec", "convert", "report", "thumbs", "dicom", "video", "flac"})
+    EXPECT_NE(top.out.find(std::string("\n  ") + command + " "), std::string::npos) << command << "\n" << top.out;
+  EXPECT_NE(top.out.find("Exit status: 0"), std::string::npos) << top.out;
+
+  auto exec = mediabatch({"exec", "--help"});
+  EXPECT_EQ(exec.exit_code, 0) << exec.err;
+  EXPECT_NE(exec.out.find("Usage: mediabatch exec [OPTIONS] [INPUT...] -- CMD [ARG...]"), std::string::npos)
+      << exec.out;
+  auto thumbs = mediabatch({"thumbs", "--help"});
+  EXPECT_EQ(thumbs.exit_code, 0) << thumbs.err;
+  const auto own = thumbs.out.find("--size N|WxH");
+  const auto common = thumbs.out.find("Common options:");
+  ASSERT_NE(own, std::string::npos) << thumbs.out;
+  ASSERT_NE(common, std::string::npos) << thumbs.out;
+  EXPECT_LT(own, common) << thumbs.out;
+  EXPECT_NE(thumbs.out.find("-j,--jobs N "), std::string::npos) << thumbs.out;
+  EXPECT_NE(thumbs.out.find("Examples:\n  mediabatch thumbs"), std::string::npos) << thumbs.out;
 }

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../descriptions.hpp"
 #include "dicom_read.hpp"
 #include "dicom_render.hpp"
 #include "mediabatch/encoder.hpp"
@@ -107,7 +108,7 @@ class DicomEncoder final : public Encoder {
  public:
   std::string_view name() const override { return "dicom"; }
   std::string_view description() const override {
-    return "DICOM images to PNG: windowed, cropped, with density (every transfer syntax)";
+    return descriptions::dicom;
   }
 
   void add_options(CLI::App& app) override {

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 
+#include "../descriptions.hpp"
 #include "album.hpp"
 #include "album_json.hpp"
 #include "cover.hpp"
@@ -45,7 +46,7 @@ class FlacEncoder final : public Encoder {
  public:
   std::string_view name() const override { return "flac"; }
   std::string_view description() const override {
-    return "WAV to FLAC (libFLAC), with album tags, cue sheet splitting, cover art and ReplayGain";
+    return descriptions::flac;
   }
 
   void add_options(CLI::App& cmd) override {

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "../descriptions.hpp"
 #include "colour.hpp"
 #include "heif_reader.hpp"
 #include "image.hpp"
@@ -50,8 +51,7 @@ class ThumbsEncoder final : public Encoder {
  public:
   std::string_view name() const override { return "thumbs"; }
   std::string_view description() const override {
-    return "JPEG, PNG or WebP thumbnails of photos (JPEG; HEIC and AVIF through libheif; PNG, TIFF, WebP and GIF "
-           "through ImageMagick)";
+    return descriptions::thumbs;
   }
 
   void add_options(CLI::App& command) override {

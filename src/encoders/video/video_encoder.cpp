@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include "../descriptions.hpp"
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/text.hpp"
@@ -42,7 +43,7 @@ class VideoEncoder final : public Encoder {
  public:
   std::string_view name() const override { return "video"; }
   std::string_view description() const override {
-    return "Videos to Theora + Vorbis in Matroska (.mkv) or Ogg (.ogv), in-process with FFmpeg's libraries";
+    return descriptions::video;
   }
 
   void add_options(CLI::App& cmd) override {
