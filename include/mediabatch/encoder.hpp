@@ -94,6 +94,9 @@ class Encoder {
   // The command name ("thumbs") and a one-line description for --help.
   virtual std::string_view name() const = 0;
   virtual std::string_view description() const = 0;
+  // The libraries it converts with and their versions as loaded ("libFLAC 1.4.2"), for
+  // --version.
+  virtual std::vector<std::string> library_versions() const { return {}; }
 
   // Adds the command's own options to its CLI11 subcommand.
   virtual void add_options(CLI::App& /*command*/) {}

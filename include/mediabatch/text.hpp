@@ -30,5 +30,7 @@ std::string megapixels_text(std::uint64_t pixels);
 std::string seconds_text(double seconds);
 // "2.500 s": a media time to the millisecond, for reasons such as "a corrupt packet at 2.500 s".
 std::string media_time_text(double seconds);
+// "1.2.4": a library version from its parts, for --version.
+std::string version_text(unsigned major, unsigned minor, unsigned patch);
 
 }  // namespace mediabatch

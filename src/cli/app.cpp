@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <oneapi/tbb/version.h>
 #include <algorithm>
 #include <iostream>
 #include <map>
@@ -109,6 +110,23 @@ void tidy_help(CLI::App& command) {
                  kExitCodes);
 }
 
+// `mediabatch --version`: ours, then the libraries each command converts with, as loaded (as
+// `ffmpeg -version` lists its libraries). Loads every encoder module.
+std::string versions_text(const EncoderList& encoders) {
+  std::string text = "mediabatch " MEDIABATCH_VERSION "\n  engine: oneTBB " + std::string(TBB_runtime_version());
+  for (const auto& e : encoders) {
+    std::string libraries;
+    try {
+      for (const std::string& library : e->library_versions())
+        libraries += (libraries.empty() ? "" : ", ") + library;
+    } catch (const std::exception& error) {
+      libraries = error.what();  // "cannot load the video encoder: ..."
+    }
+    text += "\n  " + std::string(e->name()) + ": " + libraries;
+  }
+  return text;
+}
+
 // Every command's description is known without loading its module (src/encoders/descriptions.hpp);
 // only the command being run loads its module, for its options.
 void add_commands(CommandLine& cl, const EncoderList& encoders, const std::string& first) {
@@ -120,7 +138,8 @@ void add_commands(CommandLine& cl, const EncoderList& encoders, const std::strin
                          "  mediabatch exec -r photos -- cwebp -q 80 {} -o {.}.webp\n"
                          "Run mediabatch COMMAND --help for a command's options.\n\n") +
              kExitCodes);
-  app.set_version_flag("--version", "mediabatch 0.1.0");
+  app.set_version_flag("--version", [&encoders] { return versions_text(encoders); },
+                       "Print the version and those of the libraries in use, and exit");
   app.require_subcommand(1, 1);
   cl.exec = app.add_subcommand("exec", "Run a program once per input, as GNU parallel: {} is the input, {.} without its extension");
   add_common(*cl.exec, cl.common, false);

@@ -40,6 +40,7 @@ class ModuleEncoder final : public Encoder {
   std::string_view description() const override {
     return description_.empty() ? real().description() : std::string_view(description_);
   }
+  std::vector<std::string> library_versions() const override { return real().library_versions(); }
   void add_options(CLI::App& command) override { real().add_options(command); }
   void validate() override { real().validate(); }
   void plan(const EncoderJobs& jobs) override {

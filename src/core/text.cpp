@@ -105,6 +105,10 @@ std::string megapixels_text(std::uint64_t pixels) {
 
 std::string seconds_text(double seconds) { return number_text("%g", seconds); }
 
+std::string version_text(unsigned major, unsigned minor, unsigned patch) {
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+}
+
 std::string media_time_text(double seconds) { return number_text("%.3f s", seconds); }
 
 }  // namespace mediabatch

@@ -285,3 +285,22 @@ TEST(ExecCli, HelpNamesEveryCommandWithoutLoadingTheModules) {
   EXPECT_NE(thumbs.out.find("-j,--jobs N "), std::string::npos) << thumbs.out;
   EXPECT_NE(thumbs.out.find("Examples:\n  mediabatch thumbs"), std::string::npos) << thumbs.out;
 }
+
+// `mediabatch --version` names the version and, per command, the libraries it converts with
+// as loaded; a module that cannot be loaded is named with the reason, and it still exits 0.
+TEST(ExecCli, VersionNamesTheLibrariesOfEachCommand) {
+  auto r = mediabatch({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("mediabatch 0.", 0), 0u) << r.out;
+  for (const char* line : {"engine: oneTBB 20", "thumbs: libjpeg-turbo 2.", "libheif 1.", "ImageMagick 6.",
+                           "dicom: GDCM 3.", "video: FFmpeg 5.", "libtheora 1.", "flac: libFLAC 1.", "libebur128 1."})
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+
+  ASSERT_EQ(setenv("MEDIABATCH_ENCODER_DIR", "/nonexistent", 1), 0);
+  auto missing = mediabatch({"--version"});
+  unsetenv("MEDIABATCH_ENCODER_DIR");
+  EXPECT_EQ(missing.exit_code, 0) << missing.err;
+  EXPECT_NE(missing.out.find("video: cannot load the video encoder: /nonexistent/mediabatch-video.so"),
+            std::string::npos)
+      << missing.out;
+}

@@ -3,6 +3,10 @@
 // are dicom_read (GDCM), dicom_render (windowing, colour, crop), png_writer and, under
 // --verify, png_verify (libpng reads each PNG back).
 #include <CLI/CLI.hpp>
+#include <gdcmVersion.h>
+#include <libdeflate.h>
+#include <png.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -109,6 +113,10 @@ class DicomEncoder final : public Encoder {
   std::string_view name() const override { return "dicom"; }
   std::string_view description() const override {
     return descriptions::dicom;
+  }
+  std::vector<std::string> library_versions() const override {
+    return {"GDCM " + std::string(gdcm::Version::GetVersion()), "libpng " + std::string(png_get_libpng_ver(nullptr)),
+            "libdeflate " LIBDEFLATE_VERSION_STRING};
   }
 
   void add_options(CLI::App& app) override {

@@ -3,6 +3,9 @@
 // holds the command: its options, how it recognises and names inputs, the track list of the
 // batch, and which stage a file goes to (flac_writer, cue_split, replay_gain).
 #include <CLI/CLI.hpp>
+#include <FLAC/format.h>
+#include <ebur128.h>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -47,6 +50,12 @@ class FlacEncoder final : public Encoder {
   std::string_view name() const override { return "flac"; }
   std::string_view description() const override {
     return descriptions::flac;
+  }
+  std::vector<std::string> library_versions() const override {
+    int major = 0, minor = 0, patch = 0;
+    ebur128_get_version(&major, &minor, &patch);
+    return {"libFLAC " + std::string(FLAC__VERSION_STRING),
+            "libebur128 " + version_text(unsigned(major), unsigned(minor), unsigned(patch))};
   }
 
   void add_options(CLI::App& cmd) override {

@@ -48,6 +48,13 @@ void magick_init() {
   Magick::ResourceLimits::thread(1);
 }
 
+std::string magick_version() {
+  std::size_t number = 0;
+  const std::string text = MagickCore::GetMagickVersion(&number);  // "ImageMagick 6.9.11-60 Q16 x86_64 ..."
+  const auto arch = text.find(' ', text.find(" Q"));
+  return text.substr(0, arch == std::string::npos ? text.size() : arch);
+}
+
 bool is_magick_format(const std::uint8_t* d, std::size_t n) noexcept {
   auto starts = [&](const char* sig, std::size_t len, std::size_t at = 0) {
     return n >= at + len && std::memcmp(d + at, sig, len) == 0;

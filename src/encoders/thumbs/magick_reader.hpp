@@ -19,6 +19,9 @@ struct MagickDecoded {
 // One-time ImageMagick start-up; call once per process before magick_decode().
 void magick_init();
 
+// "ImageMagick 6.9.11-60 Q16", as loaded.
+std::string magick_version();
+
 // Whether the first bytes are a PNG, GIF, TIFF or WebP signature.
 bool is_magick_format(const std::uint8_t* data, std::size_t size) noexcept;
 

@@ -4,6 +4,13 @@
 // and the other formats ImageMagick reads take the same route after their decode. Under
 // --verify each thumbnail is decoded again (thumb_verify) and compared with what was encoded.
 #include <CLI/CLI.hpp>
+#include <lcms2.h>
+#include <libheif/heif.h>
+#include <png.h>
+#include <webp/encode.h>
+
+#include <cstdio>  // before jpeglib.h, which needs FILE
+#include <jpeglib.h>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -52,6 +59,17 @@ class ThumbsEncoder final : public Encoder {
   std::string_view name() const override { return "thumbs"; }
   std::string_view description() const override {
     return descriptions::thumbs;
+  }
+  std::vector<std::string> library_versions() const override {
+    const int webp = WebPGetEncoderVersion();
+    const int lcms = cmsGetEncodedCMMversion();  // 2140: 2.14
+    return {"libjpeg-turbo " + version_text(LIBJPEG_TURBO_VERSION_NUMBER / 1000000,
+                                            LIBJPEG_TURBO_VERSION_NUMBER / 1000 % 1000,
+                                            LIBJPEG_TURBO_VERSION_NUMBER % 1000),
+            "libheif " + std::string(heif_get_version()), thumbs::magick_version(),
+            "libpng " + std::string(png_get_libpng_ver(nullptr)),
+            "libwebp " + version_text(webp >> 16, (webp >> 8) & 0xff, webp & 0xff),
+            "lcms2 " + std::to_string(lcms / 1000) + "." + std::to_string(lcms / 10 % 100)};
   }
 
   void add_options(CLI::App& command) override {

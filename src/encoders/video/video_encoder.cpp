@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "../descriptions.hpp"
 #include "mediabatch/encoder.hpp"
@@ -13,8 +14,13 @@
 #include "transcode.hpp"
 
 extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
 #include <libavutil/log.h>
 }
+#include <theora/codec.h>
 
 namespace mediabatch {
 
@@ -44,6 +50,17 @@ class VideoEncoder final : public Encoder {
   std::string_view name() const override { return "video"; }
   std::string_view description() const override {
     return descriptions::video;
+  }
+  std::vector<std::string> library_versions() const override {
+    const auto part = [](const char* lib, unsigned v) {
+      return std::string(lib) + " " + version_text(AV_VERSION_MAJOR(v), AV_VERSION_MINOR(v), AV_VERSION_MICRO(v));
+    };
+    const std::string theora = th_version_string();  // "Xiph.Org libtheora 1.1 20090822 (Thusnelda)"
+    const auto name = std::min(theora.find("libtheora"), theora.size());
+    const auto date = theora.find(' ', theora.find(' ', name) + 1);
+    return {"FFmpeg " + std::string(av_version_info()) + " (" + part("libavformat", avformat_version()) + ", " +
+                part("libavcodec", avcodec_version()) + ", " + part("libavfilter", avfilter_version()) + ")",
+            theora.substr(name, date == std::string::npos ? std::string::npos : date - name)};
   }
 
   void add_options(CLI::App& cmd) override {
