@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include "core/cleanup.hpp"
 #include "core/drain_key.hpp"
@@ -20,13 +22,17 @@ std::atomic<int> first_signal{0};
 std::atomic<SignalWatcher*> active_watcher{nullptr};
 std::atomic<bool> batch_running{false};
 std::atomic<bool> draining{false};
-std::atomic<int> wake_fd{-1};
+std::atomic<bool> drain_notice{true};
+// The wake-up eventfd; the mutex keeps its owner from closing it while a signal writes to it
+// (a write after the close could reach another file that took its number).
+std::mutex wake_mutex;
+int wake_fd = -1;
 
 void wake() noexcept {
-  const int fd = wake_fd.load();
+  const std::lock_guard<std::mutex> lock(wake_mutex);
   const std::uint64_t one = 1;
-  if (fd < 0) return;
-  [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);
+  if (wake_fd < 0) return;
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd, &one, sizeof one);
 }
 
 sigset_t batch_signals() {
@@ -95,10 +101,18 @@ void stop_batch_on_signal() noexcept { batch_running.store(true); }
 
 bool drain_requested() noexcept { return draining.load(); }
 void request_drain() noexcept {
-  draining.store(true);
+  if (!draining.exchange(true) && drain_notice.load()) {
+    // As GNU parallel says it on SIGHUP ("No new jobs will be started"); over a progress line.
+    std::fprintf(stderr, "%smediabatch: draining: no new file starts, the running ones finish (Ctrl-C stops them)\n",
+                 ::isatty(STDERR_FILENO) ? "\r\033[K" : "");
+  }
   wake();
 }
-void set_wake_fd(int fd) noexcept { wake_fd.store(fd); }
+void no_drain_notice() noexcept { drain_notice.store(false); }
+void set_wake_fd(int fd) noexcept {
+  const std::lock_guard<std::mutex> lock(wake_mutex);
+  wake_fd = fd;
+}
 
 int interrupted_exit_code() noexcept {
   const int sig = first_signal.load();

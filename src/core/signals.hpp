@@ -23,10 +23,14 @@ void stop_batch_on_signal() noexcept;
 
 // True once SIGUSR1 came (or request_drain() was called): start no new file.
 bool drain_requested() noexcept;
+// The first one prints "mediabatch: draining: ..." on stderr, unless no_drain_notice() was
+// called (in a worker, whose supervisor has said it).
 void request_drain() noexcept;
+void no_drain_notice() noexcept;
 
 // An eventfd that is written to after each signal that stops or drains the batch, so that a
-// loop sleeping in poll() (--watch) wakes up for it; -1: none.
+// loop sleeping in poll() (--watch) wakes up for it; -1: none. Once set_wake_fd(-1) returns,
+// nothing writes to the old one: its owner may close it.
 void set_wake_fd(int fd) noexcept;
 
 // What a shell reports for a process that the first signal (SIGINT, SIGTERM or SIGHUP) ended:

@@ -37,6 +37,7 @@ int worker_main(const JobList& jobs, const JobSet& run, const std::set<std::size
     WorkerJobs mine(jobs, run, redo, options.largest_first && options.order == Order::completion);
     worker::RecordWriter journal(journal_fd);
     std::atomic<bool> stop{false};
+    no_drain_notice();  // the supervisor said it
     SignalWatcher watcher(stop);
     SchedulerOptions sopts = options.scheduler();
     sopts.order = Order::completion;  // the supervisor puts results in order

@@ -162,17 +162,30 @@ TEST(EndingsCli, Sigusr1DrainsTheBatchAndARerunFinishesIt) {
   EXPECT_EQ(files_in(dir / "out").size(), 6u);
 }
 
-TEST(EndingsCli, Sigusr1DrainsExecLettingRunningCommandsFinish) {
-  mbtest::TempDir dir;
-  const std::string script = "touch \"$0.started\"; sleep 0.6; touch \"$0.done\"";
+// The commands of these tests wait for a file `go` before they end, so that the two running
+// ones are still running when the drain is taken, however slow the machine (a fixed sleep
+// could end first under a sanitizer on a loaded machine, and a third command start).
+namespace {
+std::vector<std::string> exec_waiting_for_go(const fs::path& dir) {
+  const std::string script = "touch \"$0.started\"; while [ ! -e \"" + (dir / "go").string() +
+                             "\" ]; do sleep 0.02; done; touch \"$0.done\"";
   std::vector<std::string> argv{MEDIABATCH_BINARY, "exec", "-j", "2"};
   for (int i = 0; i < 6; ++i) argv.push_back((dir / ("e" + std::to_string(i))).string());
   argv.insert(argv.end(), {"--", "sh", "-c", script, "{}"});
-  const pid_t pid = mbtest::start(argv, dir / "stdout", dir / "stderr");
+  return argv;
+}
+}  // namespace
+
+TEST(EndingsCli, Sigusr1DrainsExecLettingRunningCommandsFinish) {
+  mbtest::TempDir dir;
+  const pid_t pid = mbtest::start(exec_waiting_for_go(dir.path()), dir / "stdout", dir / "stderr");
   wait_until([&] { return fs::exists(dir / "e0.started") && fs::exists(dir / "e1.started"); });
   ::kill(pid, SIGUSR1);
+  wait_until([&] { return contains(mbtest::read_file(dir / "stderr"), "mediabatch: draining: no new file starts"); });
+  mbtest::write_file(dir / "go", "");
   EXPECT_EQ(exit_within(pid, 20), 0) << mbtest::read_file(dir / "stderr");
   const std::string err = mbtest::read_file(dir / "stderr");
+  EXPECT_TRUE(contains(err, "draining: no new file starts, the running ones finish")) << err;
   EXPECT_TRUE(contains(err, "2 ok, 0 failed, 0 skipped")) << err;
   EXPECT_TRUE(contains(err, "drained: 4 not started")) << err;
   EXPECT_TRUE(fs::exists(dir / "e0.done") && fs::exists(dir / "e1.done"));  // not killed
@@ -183,10 +196,7 @@ TEST(EndingsCli, Sigusr1DrainsExecLettingRunningCommandsFinish) {
 // mediabatch runs on a pseudo-terminal of its own, as in an interactive shell.
 TEST(EndingsCli, QOnTheTerminalDrainsAndTheTerminalIsRestored) {
   mbtest::TempDir dir;
-  const std::string script = "touch \"$0.started\"; sleep 0.6; touch \"$0.done\"";
-  std::vector<std::string> args{MEDIABATCH_BINARY, "exec", "-j", "2"};
-  for (int i = 0; i < 6; ++i) args.push_back((dir / ("e" + std::to_string(i))).string());
-  args.insert(args.end(), {"--", "sh", "-c", script, "{}"});
+  std::vector<std::string> args = exec_waiting_for_go(dir.path());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -216,6 +226,11 @@ TEST(EndingsCli, QOnTheTerminalDrainsAndTheTerminalIsRestored) {
   ASSERT_EQ(::tcgetattr(master, &during), 0);
   EXPECT_EQ(during.c_lflag & (ICANON | ECHO), 0u) << "keys are read one at a time, unechoed";
   ASSERT_EQ(::write(master, "q", 1), 1);
+  wait_until([&] {
+    read_screen();
+    return contains(screen, "mediabatch: draining: no new file starts");
+  });
+  mbtest::write_file(dir / "go", "");
   int code = -1;
   wait_until([&] {
     read_screen();
