@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages mediabatch needs to build, test and benchmark, if missing.
-# Uses sudo when not root. Usage: scripts/install-deps.sh [--bench | --cluster | --fuzz]
+# Uses sudo when not root. Usage: scripts/install-deps.sh [--bench | --cluster | --fuzz | --package]
 set -euo pipefail
 
 BUILD=(cmake g++ make pkg-config libtbb-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libgtest-dev
@@ -18,11 +18,14 @@ CLUSTER=(slurm-wlm munge)
 # bench/fuzz.sh: clang's libFuzzer and sanitizer runtimes; libomp-dev because Magick++'s flags
 # carry -fopenmp into the thumbs encoder that the fuzz build compiles again with clang.
 FUZZ=(clang libclang-rt-14-dev libomp-dev)
+# scripts/package.sh (dpkg-shlibdeps) and tests/package/fresh-system.sh (a bare bookworm root).
+PACKAGE=(dpkg-dev file debootstrap)
 
 want=("${BUILD[@]}" "${TEST[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${BENCH[@]}")
 [ "${1:-}" = "--cluster" ] && want+=("${CLUSTER[@]}")
 [ "${1:-}" = "--fuzz" ] && want+=("${FUZZ[@]}")
+[ "${1:-}" = "--package" ] && want+=("${PACKAGE[@]}")
 
 missing=()
 for p in "${want[@]}"; do
