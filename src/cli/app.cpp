@@ -37,8 +37,7 @@ struct CommandLine {
 class HelpFormatter final : public CLI::Formatter {
  public:
   std::string make_usage(const CLI::App* app, std::string name) const override {
-    const auto inputs = app->get_options([](const CLI::Option* o) { return o->get_name() == "inputs"; });
-    if (inputs.empty()) return CLI::Formatter::make_usage(app, std::move(name));
+    if (!app->get_option_no_throw("inputs")) return CLI::Formatter::make_usage(app, std::move(name));
     return "Usage: " + name + " [OPTIONS] [INPUT...]" + (app->get_name() == "exec" ? " -- CMD [ARG...]" : "") + "\n";
   }
 };

@@ -21,15 +21,14 @@ for tool in ffprobe flac identify; do
   command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/install-deps.sh installs it)"
 done
 
+scripts/install-deps.sh --package  # debootstrap
 if [ $# -ge 1 ]; then
   deb=$(readlink -f "$1")
 else
-  scripts/install-deps.sh --package
   step "building the package (scripts/package.sh)"
   deb=$src/$(scripts/package.sh | tail -n 1)
 fi
 [ -f "$deb" ] || fail "no package at $deb"
-command -v debootstrap >/dev/null || fail "debootstrap is not installed (scripts/install-deps.sh --package)"
 
 mirror=http://deb.debian.org/debian
 base=$src/build-package/bookworm-base
@@ -95,10 +94,7 @@ ok=$(grep -c '"status":"ok"' "$root/tmp/report.jsonl" || true)
 [ "$ok" -ge 9 ] || fail "only $ok files ok in the report"
 ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$out/video_sample.mkv" | sort | tr '\n' ' ' |
   grep -qx "theora vorbis " || fail "video_sample.mkv is not Theora + Vorbis"
+# A glob that matches nothing stays as written, and its check fails on that name.
 for f in "$out"/*.flac; do flac -t -s "$f" || fail "flac -t $f"; done
-ls "$out"/*.flac >/dev/null 2>&1 || fail "no FLAC output"
-for f in "$out"/*_thumbnail.* "$out"/dicom_*.png; do
-  identify "$f" >/dev/null || fail "identify $f"
-done
-ls "$out"/*_thumbnail.* "$out"/dicom_*.png >/dev/null || fail "missing thumbnails or DICOM PNGs"
+for f in "$out"/*_thumbnail.* "$out"/dicom_*.png; do identify "$f" >/dev/null || fail "identify $f"; done
 step "passed: $(ls "$out" | wc -l) outputs checked"

@@ -9,13 +9,14 @@
 #include <png.h>
 #include <webp/encode.h>
 
-#include <cstdio>  // before jpeglib.h, which needs FILE
-#include <jpeglib.h>
 #include <cstdint>
+#include <cstdio>  // before jpeglib.h, which needs FILE
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <jpeglib.h>  // LIBJPEG_TURBO_VERSION_NUMBER
 
 #include "../descriptions.hpp"
 #include "colour.hpp"
