@@ -7,12 +7,14 @@
 #include <atomic>
 #include <cstdlib>
 #include <cerrno>
+#include <exception>
 #include <set>
 #include <system_error>
 
 #include "core/cleanup.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/file_io.hpp"
+#include "mediabatch/parallel.hpp"
 #include "mediabatch/text.hpp"
 #include "mediabatch/temp_files.hpp"
 
@@ -134,13 +136,32 @@ void damage_for_tests(const fs::path& temp, const fs::path& final_path) {
 
 }  // namespace
 
-void JobOutputs::verify() {
+void JobOutputs::verify(int threads) {
+  std::vector<const Check*> checks(temps_.size());
   for (std::size_t i = 0; i < temps_.size(); ++i) {
     damage_for_tests(temps_[i], finals_[i]);
     const auto check = checks_.find(temps_[i]);
     if (check == checks_.end()) throw Error("verify: no check was made of " + finals_[i].string());
+    checks[i] = &check->second;
+  }
+  // Each check on one thread; the outputs of one job (a disc's tracks, a series' frames) share
+  // out the job's threads. Every output is checked; the first failure in output order is told.
+  std::vector<std::exception_ptr> failures(checks.size());
+  std::atomic<std::size_t> next{0};
+  run_workers(static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), checks.size())),
+              [&] {
+                for (std::size_t i; (i = next.fetch_add(1)) < checks.size();) {
+                  try {
+                    (*checks[i])(temps_[i]);
+                  } catch (...) {
+                    failures[i] = std::current_exception();
+                  }
+                }
+              });
+  for (std::size_t i = 0; i < failures.size(); ++i) {
+    if (!failures[i]) continue;
     try {
-      check->second(temps_[i]);
+      std::rethrow_exception(failures[i]);
     } catch (const Cancelled&) {
       throw;
     } catch (const std::exception& e) {

@@ -27,10 +27,11 @@ class JobOutputs {
   void warn(std::string message);
 
   // --verify: the encoder's check of one temporary file; verify() runs them all (each output
-  // must have one) and throws Error("verify: ...") at the first that fails.
+  // must have one), several at once on up to `threads` threads, and throws Error("verify: ...")
+  // for the first in output order that failed.
   bool verifying() const noexcept { return verify_; }
   void set_check(const std::filesystem::path& temp, Check check);
-  void verify();
+  void verify(int threads);
 
   // Renames every temporary file to its final name, all or none: when one is missing, a
   // directory is at its final name, or a rename fails, the ones already renamed are removed

@@ -58,7 +58,7 @@ Result run_job(const Job& job, const JobSettings& settings, const std::atomic<bo
     job.encoder->encode(ctx);
     ctx.throw_if_stopped();
     if (settings.verify) {  // before the renames: nothing unchecked takes a final name
-      outputs.verify();
+      outputs.verify(job.threads);
       r.verified = true;
     }
     r.bytes_out = outputs.commit(settings.fsync);

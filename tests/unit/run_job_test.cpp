@@ -166,6 +166,36 @@ TEST(RunJob, WarningsAndThreadsReachTheResult) {
   EXPECT_EQ(r.warning, "premature end of data; second note");
 }
 
+// --verify: every output's check runs, the job's threads sharing them out; the first failure
+// in output order is the job's error, and no output takes its final name.
+TEST(RunJob, VerifyRunsEveryCheckAndTellsTheFirstFailureInOutputOrder) {
+  mbtest::TempDir dir;
+  mbtest::write_file(dir / "in", "x");
+  std::atomic<int> checked{0};
+  auto h = scripted([&](EncodeContext& ctx) {
+    for (int i = 1; i <= 4; ++i) {
+      const fs::path temp = ctx.add_output(dir / ("track0" + std::to_string(i) + ".txt"));
+      mbtest::write_file(temp, "track " + std::to_string(i));
+      ctx.check_output(temp, [&checked, i](const fs::path& file) {
+        ++checked;
+        if (i % 2 == 0) throw Error("track " + std::to_string(i) + " is bad in " + file.string());
+      });
+    }
+  });
+  mbtest::JobOptions options;
+  options.threads = 2;
+  options.verify = true;
+  try {
+    h.encode(dir / "in", dir / "out.txt", options);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "verify: track02.txt: track 2 is bad in " + (dir / "track02.txt").string());
+  }
+  EXPECT_EQ(checked.load(), 4);
+  EXPECT_EQ(entries(dir.path()), 1u) << "only the input may be left";
+}
+
 TEST(RunJob, SkipsWhenTheOutputIsNewerUnlessForced) {
   mbtest::TempDir dir;
   mbtest::write_file(dir / "in", "x");
