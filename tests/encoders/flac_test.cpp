@@ -25,6 +25,7 @@
 #include <thread>
 #include <tuple>
 
+#include "flac/flac_md5.hpp"
 #include "mediabatch/encoder.hpp"
 #include "mediabatch/errors.hpp"
 #include "mediabatch/inputs.hpp"
@@ -174,6 +175,44 @@ struct Variant {
   std::string extra;  // ffmpeg output options
   unsigned bits, channels, rate;
 };
+
+// The MD5 that --verify holds STREAMINFO's and the decoded audio's against: RFC 1321's test
+// suite, each string fed whole and in pieces of 1 to 70 bytes (across the 64-byte blocks),
+// and a long input against md5sum.
+TEST(FlacMd5, MatchesRfc1321AndMd5sum) {
+  const std::pair<std::string, std::string> suite[] = {
+      {"", "d41d8cd98f00b204e9800998ecf8427e"},
+      {"a", "0cc175b9c0f1b6a831c399e269772661"},
+      {"abc", "900150983cd24fb0d6963f7d28e17f72"},
+      {"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+      {"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"},
+      {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", "d174ab98d277d9f5a5611c2c9f419d9f"},
+      {"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+       "57edf4a22be3c955ac49da2e2107b67a"}};
+  for (const auto& [text, digest] : suite) {
+    for (std::size_t piece : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{63}, std::size_t{70}}) {
+      mediabatch::flac::Md5 md5;
+      if (piece == 0) {
+        md5.update(text.data(), text.size());
+      } else {
+        for (std::size_t at = 0; at < text.size(); at += piece)
+          md5.update(text.data() + at, std::min(piece, text.size() - at));
+      }
+      EXPECT_EQ(mediabatch::flac::hex(md5.finish()), digest) << "'" << text << "' in pieces of " << piece;
+    }
+  }
+  TempDir dir;
+  std::string data(3 * 1024 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 2654435761u) >> 13);
+  const auto file = dir.path() / "data.bin";
+  mbtest::write_file(file, data);
+  mediabatch::flac::Md5 md5;
+  md5.update(data.data(), data.size());
+  REQUIRE_TOOL("md5sum");
+  const mbtest::Run sum = mbtest::run({"md5sum", file.string()});
+  ASSERT_EQ(sum.exit_code, 0) << sum.err;
+  EXPECT_EQ(mediabatch::flac::hex(md5.finish()), sum.out.substr(0, 32));
+}
 
 TEST(FlacEncoder, WavVariantsRoundTripExactlyAndMatchTheFlacCli) {
   REQUIRE_FLAC_TOOLS();

@@ -103,11 +103,6 @@ unsigned char* put(unsigned char* out, std::int32_t sample) noexcept {
 }
 
 template <unsigned Bytes>
-void pack_interleaved(unsigned char* out, const std::int32_t* samples, std::size_t count) noexcept {
-  for (std::size_t i = 0; i < count; ++i) out = put<Bytes>(out, samples[i]);
-}
-
-template <unsigned Bytes>
 void pack_planar(unsigned char* out, const std::int32_t* const channel[], unsigned channels,
                  std::size_t frames) noexcept {
   for (std::size_t i = 0; i < frames; ++i)
@@ -117,17 +112,6 @@ void pack_planar(unsigned char* out, const std::int32_t* const channel[], unsign
 }  // namespace
 
 // The byte width is fixed per stream: one loop per width, so each is unrolled.
-void PcmMd5::add_interleaved(const std::int32_t* samples, std::size_t count) {
-  bytes_.resize(count * bytes_per_sample_);
-  switch (bytes_per_sample_) {
-    case 1: pack_interleaved<1>(bytes_.data(), samples, count); break;
-    case 2: pack_interleaved<2>(bytes_.data(), samples, count); break;
-    case 3: pack_interleaved<3>(bytes_.data(), samples, count); break;
-    default: pack_interleaved<4>(bytes_.data(), samples, count); break;
-  }
-  md5_.update(bytes_.data(), bytes_.size());
-}
-
 void PcmMd5::add_planar(const std::int32_t* const channel[], unsigned channels, std::size_t frames) {
   bytes_.resize(frames * channels * bytes_per_sample_);
   switch (bytes_per_sample_) {

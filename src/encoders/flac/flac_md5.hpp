@@ -1,8 +1,9 @@
 #pragma once
 // MD5 (RFC 1321) of PCM as FLAC defines it for STREAMINFO: samples interleaved, each signed,
-// little-endian, in the fewest whole bytes its bit depth needs. Our own, so that --verify does
-// not take libFLAC's word for its own MD5 (libFLAC's MD5 is not public anyway). Plain values;
-// one per stream, one thread at a time; nothing throws but PcmMd5 running out of memory.
+// little-endian, in the fewest whole bytes its bit depth needs. Our own, so that --verify hashes
+// the decoded audio apart from libFLAC, whose encoder's MD5 of the input it is held against
+// (libFLAC's MD5 routines are not public anyway). Plain values; one per stream, one thread at
+// a time; nothing throws but PcmMd5 running out of memory.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -36,8 +37,6 @@ class PcmMd5 {
  public:
   explicit PcmMd5(unsigned bits_per_sample) : bytes_per_sample_((bits_per_sample + 7) / 8) {}
 
-  // `count` samples, all channels interleaved.
-  void add_interleaved(const std::int32_t* samples, std::size_t count);
   // `frames` samples of each of `channels` channels.
   void add_planar(const std::int32_t* const channel[], unsigned channels, std::size_t frames);
   Md5Digest finish() noexcept { return md5_.finish(); }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -101,6 +102,9 @@ class FileEncoder final : public FLAC::Encoder::Stream {
   Error error(const std::string& what);
   // The file complete: every byte written and the close checked.
   void close() { file_.close("writing " + path_.string()); }
+  // The MD5 libFLAC computed of the samples it was handed, as it stood in memory when it
+  // finished (not as written to the file); none before finish().
+  const std::optional<Md5Digest>& input_md5() const noexcept { return input_md5_; }
 
  protected:
   FLAC__StreamEncoderWriteStatus write_callback(const FLAC__byte buffer[], size_t bytes, uint32_t /*samples*/,
@@ -119,10 +123,18 @@ class FileEncoder final : public FLAC::Encoder::Stream {
     *offset = static_cast<FLAC__uint64>(at);
     return FLAC__STREAM_ENCODER_TELL_STATUS_OK;
   }
+  // Called once at finish() with the final STREAMINFO, after libFLAC wrote it to the file.
+  void metadata_callback(const FLAC__StreamMetadata* m) override {
+    if (m->type != FLAC__METADATA_TYPE_STREAMINFO) return;
+    Md5Digest md5;
+    std::copy(std::begin(m->data.stream_info.md5sum), std::end(m->data.stream_info.md5sum), md5.begin());
+    input_md5_ = md5;
+  }
 
  private:
   std::filesystem::path path_;
   IoFile file_;
+  std::optional<Md5Digest> input_md5_;
 };
 
 Error FileEncoder::error(const std::string& what) {
@@ -170,10 +182,6 @@ FileFacts write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& pie
   Metadata meta(piece, f.sample_rate, settings.cover);
   FileEncoder enc(piece.path);
   start(enc, f, piece, meta, settings);
-  // --verify: the MD5 of the samples as libFLAC gets them, by our own code, to hold against
-  // both STREAMINFO's (libFLAC's) and that of the file decoded again.
-  std::optional<PcmMd5> md5;
-  if (ctx.verify()) md5.emplace(f.bits);
   wav.seek_frame(piece.first_frame);
   std::vector<FLAC__int32> samples(kBlockFrames * f.channels);
   for (std::uint64_t left = piece.frames; left > 0;) {
@@ -181,15 +189,17 @@ FileFacts write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& pie
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kBlockFrames));
     const std::size_t got = wav.read(samples.data(), want);
     if (got != want) throw Error("WAV data ended early");
-    if (md5) md5->add_interleaved(samples.data(), got * f.channels);
     if (!enc.process_interleaved(samples.data(), static_cast<uint32_t>(got))) throw enc.error("encoding");
     left -= got;
   }
   if (!enc.finish()) throw enc.error("finishing the FLAC file");
   enc.close();
-  if (!md5) return {};
+  if (!ctx.verify()) return {};
+  // --verify: the MD5 the encoder computed of the samples handed to it, to hold against
+  // STREAMINFO's as read back from the file and against our own MD5 of the decoded audio.
+  if (!enc.input_md5()) throw Error("libFLAC finished without giving its STREAMINFO");
   FileFacts facts = planned_facts(f, piece, meta, settings.cover);
-  facts.md5 = md5->finish();
+  facts.md5 = *enc.input_md5();
   return facts;
 }
 

@@ -31,8 +31,8 @@ struct Piece {
 
 // Writes `piece` of `wav`. Only calls ctx.throw_if_stopped() and ctx.verify(), which any thread
 // may call. Under --verify, returns what the file was meant to hold, for check_flac(): its
-// format, its metadata blocks and tags, and the MD5 of the samples as they were handed to
-// libFLAC, computed here; otherwise empty facts.
+// format, its metadata blocks and tags, and the MD5 libFLAC's encoder computed of the samples
+// handed to it (from its final STREAMINFO in memory); otherwise empty facts.
 FileFacts write_piece(const EncodeContext& ctx, WavReader& wav, const Piece& piece, const WriterSettings& settings);
 
 // Keeps a WAVE_FORMAT_EXTENSIBLE channel mask as the flac CLI does, in the tag
