@@ -1,7 +1,8 @@
 #pragma once
 // The engine's side of one job's outputs: the temporary files an encoder writes through its
 // EncodeContext, their final names, and the warnings it gave. run_job() commits them all (each
-// renamed over its final name) or none. Used by one thread at a time.
+// renamed over its final name) or none. Used by one thread at a time (verify() runs the
+// checks on threads of its own and waits for them).
 #include <cstdint>
 #include <filesystem>
 #include <functional>
