@@ -148,16 +148,15 @@ void JobOutputs::verify(int threads) {
   // out the job's threads. Every output is checked; the first failure in output order is told.
   std::vector<std::exception_ptr> failures(checks.size());
   std::atomic<std::size_t> next{0};
-  run_workers(static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), checks.size())),
-              [&] {
-                for (std::size_t i; (i = next.fetch_add(1)) < checks.size();) {
-                  try {
-                    (*checks[i])(temps_[i]);
-                  } catch (...) {
-                    failures[i] = std::current_exception();
-                  }
-                }
-              });
+  run_workers(std::min(std::max(threads, 1), static_cast<int>(checks.size())), [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < checks.size();) {
+      try {
+        (*checks[i])(temps_[i]);
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    }
+  });
   for (std::size_t i = 0; i < failures.size(); ++i) {
     if (!failures[i]) continue;
     try {

@@ -202,8 +202,7 @@ void add_block(FileFacts& facts, const FLAC__StreamMetadata& block) {
     facts.bits = si.bits_per_sample;
     facts.sample_rate = si.sample_rate;
     facts.samples = si.total_samples;
-    Md5Digest md5;
-    std::copy(std::begin(si.md5sum), std::end(si.md5sum), md5.begin());
+    const Md5Digest md5 = streaminfo_md5(si);
     if (md5 != Md5Digest{}) facts.md5 = md5;  // all zero: the encoder did not know it
   } else if (block.type == FLAC__METADATA_TYPE_VORBIS_COMMENT) {
     const auto& vc = block.data.vorbis_comment;
@@ -212,6 +211,12 @@ void add_block(FileFacts& facts, const FLAC__StreamMetadata& block) {
   } else if (block.type == FLAC__METADATA_TYPE_PICTURE) {
     facts.pictures.push_back(picture_facts(block.data.picture));
   }
+}
+
+Md5Digest streaminfo_md5(const FLAC__StreamMetadata_StreamInfo& info) {
+  Md5Digest md5;
+  std::copy(std::begin(info.md5sum), std::end(info.md5sum), md5.begin());
+  return md5;
 }
 
 void check_flac(const std::filesystem::path& file, const FileFacts& want) {

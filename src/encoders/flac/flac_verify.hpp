@@ -46,6 +46,9 @@ PictureFacts cover_facts(const Cover& cover);
 // fields, the VORBIS_COMMENT entries or the PICTURE.
 void add_block(FileFacts& facts, const FLAC__StreamMetadata& block);
 
+// STREAMINFO's MD5 field as it stands (all zero when the encoder did not compute one).
+Md5Digest streaminfo_md5(const FLAC__StreamMetadata_StreamInfo& info);
+
 // Decodes `file` whole and throws Error saying what differs from `expected` (the first thing
 // of: the file cannot be read, STREAMINFO's format, sample count or MD5, libFLAC's decoding
 // errors, the number of samples decoded or their MD5, the metadata blocks, the comments, the

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -125,10 +124,7 @@ class FileEncoder final : public FLAC::Encoder::Stream {
   }
   // Called once at finish() with the final STREAMINFO, after libFLAC wrote it to the file.
   void metadata_callback(const FLAC__StreamMetadata* m) override {
-    if (m->type != FLAC__METADATA_TYPE_STREAMINFO) return;
-    Md5Digest md5;
-    std::copy(std::begin(m->data.stream_info.md5sum), std::end(m->data.stream_info.md5sum), md5.begin());
-    input_md5_ = md5;
+    if (m->type == FLAC__METADATA_TYPE_STREAMINFO) input_md5_ = streaminfo_md5(m->data.stream_info);
   }
 
  private:
